@@ -1,0 +1,21 @@
+# bandit: PGXS build.  Point PG_CONFIG at another server's pg_config to build for it.
+EXTENSION = bandit
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" bandit.control)
+
+MODULE_big = bandit
+OBJS = src/bandit.o src/random.o src/posterior.o src/aggregates.o \
+       src/distributions.o src/thompson.o src/config.o src/policy.o \
+       src/catalog.o src/experiment.o
+
+DATA = $(wildcard sql/bandit--*.sql)
+
+REGRESS = types aggregates api errors
+
+ISOLATION = reward_refresh double_reward
+
+PG_CPPFLAGS += -I$(srcdir)/src
+SHLIB_LINK += -llapacke -llapack -lblas -lm
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,312 @@
+/*
+ * catalog.c
+ *		SPI access to the experiment tables and the experiment state cache.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "catalog.h"
+#include "posterior.h"
+
+static HTAB *state_cache = NULL;
+static MemoryContext state_cache_context = NULL;
+
+/* ------------------------------------------------------------------------
+ * SPI sessions with a pinned search_path
+ * ------------------------------------------------------------------------
+ */
+
+void
+catalog_begin(FunctionCallInfo fcinfo)
+{
+	OverrideSearchPath path;
+
+	/* pg_catalog first, then the schema our own SQL functions live in */
+	path.schemas = list_make1_oid(get_func_namespace(fcinfo->flinfo->fn_oid));
+	path.addCatalog = true;
+	path.addTemp = false;
+	path.generation = 0;
+	PushOverrideSearchPath(&path);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+catalog_end(void)
+{
+	SPI_finish();
+	PopOverrideSearchPath();
+}
+
+SPIPlanPtr
+catalog_plan(SPIPlanPtr *slot, const char *query, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+void
+report_unknown_experiment(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("experiment \"%s\" does not exist", name)));
+}
+
+void
+check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname)));
+}
+
+/* ------------------------------------------------------------------------
+ * The state cache
+ * ------------------------------------------------------------------------
+ */
+
+static void
+flush_state_cache(void)
+{
+	if (state_cache_context != NULL)
+		MemoryContextReset(state_cache_context);
+	state_cache = NULL;
+}
+
+static void
+cache_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		flush_state_cache();
+}
+
+static void
+cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		flush_state_cache();
+}
+
+void
+bandit_cache_register_callbacks(void)
+{
+	RegisterXactCallback(cache_xact_callback, NULL);
+	RegisterSubXactCallback(cache_subxact_callback, NULL);
+}
+
+static ExperimentState *
+cache_entry(int64 id)
+{
+	bool		found;
+	ExperimentState *entry;
+
+	if (state_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (state_cache_context == NULL)
+			state_cache_context = AllocSetContextCreate(TopMemoryContext,
+														"bandit experiment states",
+														ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(ExperimentState);
+		ctl.hcxt = state_cache_context;
+		state_cache = hash_create("bandit experiment states", 16, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = (ExperimentState *) hash_search(state_cache, &id, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->context = AllocSetContextCreate(state_cache_context,
+											   "bandit experiment state",
+											   ALLOCSET_SMALL_SIZES);
+	}
+	return entry;
+}
+
+static int64
+getarg_int64(HeapTuple tuple, TupleDesc desc, int column)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, column, &isnull);
+
+	Assert(!isnull);
+	return DatumGetInt64(d);
+}
+
+/* Read the experiment and its arms in one snapshot and recompute the vector. */
+static void
+load_state(ExperimentState *entry, bool read_only)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(entry->id)};
+	MemoryContext old;
+	SPITupleTable *tuptable;
+	TupleDesc	desc;
+	int64		version_sum;
+
+	catalog_plan(&plan,
+				 "SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
+				 "       a.version, a.beta, a.normal, a.ipw_sum"
+				 "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
+				 " WHERE e.id = $1 ORDER BY a.arm_id",
+				 1, argtypes);
+	if (SPI_execute_plan(plan, args, NULL, read_only, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read experiment " INT64_FORMAT, entry->id);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("experiment " INT64_FORMAT " was dropped concurrently", entry->id)));
+
+	entry->valid = false;
+	MemoryContextReset(entry->context);
+	tuptable = SPI_tuptable;
+	desc = tuptable->tupdesc;
+
+	{
+		bool		isnull;
+		char	   *policy = TextDatumGetCString(SPI_getbinval(tuptable->vals[0], desc, 2, &isnull));
+		Jsonb	   *params = DatumGetJsonbP(SPI_getbinval(tuptable->vals[0], desc, 3, &isnull));
+
+		config_from_params(&entry->config, policy_from_name(policy), params);
+		entry->config_version = getarg_int64(tuptable->vals[0], desc, 1);
+	}
+
+	old = MemoryContextSwitchTo(entry->context);
+	entry->k = (int) SPI_processed;
+	entry->arm_ids = palloc(sizeof(int32) * entry->k);
+	entry->arm_names = palloc(sizeof(char *) * entry->k);
+	entry->arms = palloc0(sizeof(ArmState) * entry->k);
+	entry->probs = palloc(sizeof(double) * entry->k);
+	MemoryContextSwitchTo(old);
+
+	version_sum = entry->config_version;
+	for (int i = 0; i < entry->k; i++)
+	{
+		HeapTuple	tuple = tuptable->vals[i];
+		ArmState   *arm = &entry->arms[i];
+		bool		isnull;
+		Datum		posterior;
+
+		entry->arm_ids[i] = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
+		entry->arm_names[i] = MemoryContextStrdup(entry->context,
+												  TextDatumGetCString(SPI_getbinval(tuple, desc, 5, &isnull)));
+		arm->enabled = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
+		version_sum += getarg_int64(tuple, desc, 7);
+		arm->ipw_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 10, &isnull));
+		if (entry->config.reward_type == REWARD_GAUSSIAN)
+		{
+			NormalPosterior *p;
+
+			posterior = SPI_getbinval(tuple, desc, 9, &isnull);
+			if (isnull)
+				elog(ERROR, "arm without normal posterior in a gaussian experiment");
+			p = DatumGetNormalPosterior(posterior);
+			arm->n = p->n;
+			arm->mean = p->mean;
+			arm->kappa = p->kappa;
+			arm->alpha = p->alpha;
+			arm->beta = p->beta;
+		}
+		else
+		{
+			BetaPosterior *p;
+
+			posterior = SPI_getbinval(tuple, desc, 8, &isnull);
+			if (isnull)
+				elog(ERROR, "arm without beta posterior in a bernoulli experiment");
+			p = DatumGetBetaPosterior(posterior);
+			arm->n = p->n;
+			arm->alpha = p->alpha;
+			arm->beta = p->beta;
+		}
+	}
+	policy_probabilities(&entry->config, entry->k, entry->arms, entry->probs);
+	entry->state_version = version_sum;
+	entry->valid = true;
+}
+
+/*
+ * The hot path's one read: the experiment's id and current state version.
+ * Only when the version differs from the cached one are the arms read.
+ */
+ExperimentState *
+experiment_state(const char *name, bool read_only)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	int64		id,
+				version;
+	ExperimentState *entry;
+
+	catalog_plan(&plan,
+				 "SELECT e.id, (e.version + COALESCE((SELECT sum(a.version) FROM bandit.arm a"
+				 "                                    WHERE a.experiment_id = e.id), 0))::int8"
+				 "  FROM bandit.experiment e WHERE e.name = $1",
+				 1, argtypes);
+	if (SPI_execute_plan(plan, args, NULL, read_only, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up experiment \"%s\"", name);
+	if (SPI_processed == 0)
+		report_unknown_experiment(name);
+	id = getarg_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	version = getarg_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+	entry = cache_entry(id);
+	if (!entry->valid || entry->state_version != version)
+		load_state(entry, read_only);
+	return entry;
+}
+
+int64
+experiment_id(const char *name, bool lock)
+{
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	Oid			argtypes[1] = {TEXTOID};
+	const char *query = lock
+		? "SELECT id FROM bandit.experiment WHERE name = $1 FOR NO KEY UPDATE"
+		: "SELECT id FROM bandit.experiment WHERE name = $1";
+
+	if (SPI_execute_with_args(query, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up experiment \"%s\"", name);
+	if (SPI_processed == 0)
+		report_unknown_experiment(name);
+	return getarg_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+int
+experiment_arm_index(const ExperimentState *state, const char *arm)
+{
+	for (int i = 0; i < state->k; i++)
+		if (strcmp(state->arm_names[i], arm) == 0)
+			return i;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("arm \"%s\" does not exist in this experiment", arm)));
+	pg_unreachable();
+}

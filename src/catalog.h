@@ -1,0 +1,70 @@
+/*
+ * catalog.h
+ *		Access to the extension's tables (schema "bandit") through SPI, and
+ *		the per-backend cache of experiment states.
+ *
+ * Every SQL-callable function that touches the tables runs between
+ * catalog_begin() and catalog_end(): SPI is connected and the search_path
+ * is pinned to pg_catalog plus the extension's own schema, so no object of
+ * the caller's search_path can stand in for ours or for a built-in.
+ */
+#ifndef BANDIT_CATALOG_H
+#define BANDIT_CATALOG_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "executor/spi.h"
+
+#include "config.h"
+#include "policy.h"
+
+/*
+ * An experiment's state as one backend last read it.  state_version is the
+ * experiment row's version plus the sum of its arm rows' versions: each
+ * counter only grows and PostgreSQL makes commits visible in one order, so
+ * within a backend a given sum always names the same committed state.  The
+ * cache is flushed when a (sub)transaction aborts, because the state it may
+ * hold came from rows that no longer exist.
+ */
+typedef struct ExperimentState
+{
+	int64		id;				/* hash key */
+	bool		valid;
+	int64		config_version; /* the experiment row's version */
+	int64		state_version;
+	MemoryContext context;		/* owns everything below */
+	ExperimentConfig config;
+	int			k;
+	int32	   *arm_ids;
+	char	  **arm_names;
+	ArmState   *arms;
+	double	   *probs;			/* the policy's probability vector in this state */
+} ExperimentState;
+
+extern void catalog_begin(FunctionCallInfo fcinfo);
+extern void catalog_end(void);
+
+/* Prepare (once per backend) and keep a plan. */
+extern SPIPlanPtr catalog_plan(SPIPlanPtr *slot, const char *query, int nargs,
+							   Oid *argtypes);
+
+/*
+ * The current state of an experiment, from the cache when it is current.
+ * read_only: true from STABLE functions (use the statement's snapshot),
+ * false from VOLATILE ones (take a fresh snapshot, see the latest commits).
+ */
+extern ExperimentState *experiment_state(const char *name, bool read_only);
+
+/* Its id alone (errors when it does not exist); optionally locked against config changes. */
+extern int64 experiment_id(const char *name, bool lock);
+
+/* Index of the named arm in state->arm_names; errors when absent. */
+extern int	experiment_arm_index(const ExperimentState *state, const char *arm);
+
+extern void bandit_cache_register_callbacks(void);
+
+/* Errors shared by the API functions. */
+extern void report_unknown_experiment(const char *name) pg_attribute_noreturn();
+extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
+
+#endif							/* BANDIT_CATALOG_H */

@@ -1,0 +1,335 @@
+/*
+ * config.c
+ *		Parse, validate and normalise experiment params.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "config.h"
+#include "posterior.h"
+
+static const char *const policy_names[] = {
+	[POLICY_THOMPSON] = "thompson",
+	[POLICY_UCB1] = "ucb1",
+	[POLICY_EPSILON_GREEDY] = "epsilon_greedy",
+	[POLICY_SOFTMAX] = "softmax",
+	[POLICY_EXP3] = "exp3",
+	[POLICY_UNIFORM] = "uniform",
+};
+
+#define NUM_POLICIES lengthof(policy_names)
+
+BanditPolicy
+policy_from_name(const char *name)
+{
+	for (int i = 0; i < (int) NUM_POLICIES; i++)
+		if (strcmp(name, policy_names[i]) == 0)
+			return (BanditPolicy) i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown bandit policy \"%s\"", name),
+			 errhint("Known policies: thompson, ucb1, epsilon_greedy, softmax, exp3, uniform.")));
+	pg_unreachable();
+}
+
+const char *
+policy_name(BanditPolicy policy)
+{
+	return policy_names[policy];
+}
+
+/* Which keys each policy accepts beyond the common ones. */
+static const char *
+policy_keys(BanditPolicy policy)
+{
+	switch (policy)
+	{
+		case POLICY_EPSILON_GREEDY:
+			return "epsilon, decay";
+		case POLICY_SOFTMAX:
+			return "temperature";
+		case POLICY_EXP3:
+			return "gamma";
+		default:
+			return "";
+	}
+}
+
+static const char *
+allowed_keys_hint(const ExperimentConfig *config)
+{
+	const char *common = config->reward_type == REWARD_GAUSSIAN
+		? "reward_type, update, prior_mean, prior_kappa, prior_alpha, prior_beta"
+		: "reward_type, update, prior_alpha, prior_beta";
+	const char *extra = policy_keys(config->policy);
+
+	return psprintf("Policy \"%s\" with reward_type \"%s\" accepts: %s%s%s.",
+					policy_name(config->policy),
+					config->reward_type == REWARD_GAUSSIAN ? "gaussian" : "bernoulli",
+					common, *extra ? ", " : "", extra);
+}
+
+static double
+number_param(const char *key, JsonbValue *value)
+{
+	double		result;
+
+	if (value->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be a number", key)));
+	result = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												NumericGetDatum(value->val.numeric)));
+	if (!isfinite(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be finite", key)));
+	return result;
+}
+
+static double
+positive_param(const char *key, JsonbValue *value)
+{
+	double		result = number_param(key, value);
+
+	if (result <= 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be greater than zero", key),
+				 errdetail("The value given was %g.", result)));
+	return result;
+}
+
+static double
+probability_param(const char *key, JsonbValue *value)
+{
+	double		result = positive_param(key, value);
+
+	if (result > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be in (0, 1]", key),
+				 errdetail("The value given was %g.", result)));
+	return result;
+}
+
+static char *
+string_param(const char *key, JsonbValue *value)
+{
+	if (value->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be a string", key)));
+	return pnstrdup(value->val.string.val, value->val.string.len);
+}
+
+static JsonbValue *
+find_key(Jsonb *params, const char *key)
+{
+	return getKeyJsonValueFromContainer(&params->root, key, strlen(key), NULL);
+}
+
+static bool
+key_allowed(const ExperimentConfig *config, const char *key)
+{
+	static const char *const common[] = {"reward_type", "update", "prior_alpha", "prior_beta"};
+
+	for (int i = 0; i < (int) lengthof(common); i++)
+		if (strcmp(key, common[i]) == 0)
+			return true;
+	if (config->reward_type == REWARD_GAUSSIAN &&
+		(strcmp(key, "prior_mean") == 0 || strcmp(key, "prior_kappa") == 0))
+		return true;
+	switch (config->policy)
+	{
+		case POLICY_EPSILON_GREEDY:
+			return strcmp(key, "epsilon") == 0 || strcmp(key, "decay") == 0;
+		case POLICY_SOFTMAX:
+			return strcmp(key, "temperature") == 0;
+		case POLICY_EXP3:
+			return strcmp(key, "gamma") == 0;
+		default:
+			return false;
+	}
+}
+
+void
+config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	JsonbValue *value;
+
+	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params must be a JSON object")));
+
+	memset(config, 0, sizeof(*config));
+	config->policy = policy;
+	config->reward_type = REWARD_BERNOULLI;
+	config->online = true;
+	config->epsilon = 0.1;
+	config->decay = 0.0;
+	config->temperature = 0.1;
+	config->gamma = 0.1;
+
+	if ((value = find_key(params, "reward_type")) != NULL)
+	{
+		char	   *s = string_param("reward_type", value);
+
+		if (strcmp(s, "gaussian") == 0)
+			config->reward_type = REWARD_GAUSSIAN;
+		else if (strcmp(s, "bernoulli") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown reward_type \"%s\"", s),
+					 errhint("Use \"bernoulli\" (rewards in [0, 1]) or \"gaussian\".")));
+	}
+	if ((value = find_key(params, "update")) != NULL)
+	{
+		char	   *s = string_param("update", value);
+
+		if (strcmp(s, "batch") == 0)
+			config->online = false;
+		else if (strcmp(s, "online") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown update mode \"%s\"", s),
+					 errhint("Use \"online\" or \"batch\".")));
+	}
+
+	if (config->reward_type == REWARD_GAUSSIAN)
+	{
+		config->prior_alpha = DEFAULT_NORMAL_PRIOR_ALPHA;
+		config->prior_beta = DEFAULT_NORMAL_PRIOR_BETA;
+		config->prior_mean = DEFAULT_NORMAL_PRIOR_MEAN;
+		config->prior_kappa = DEFAULT_NORMAL_PRIOR_KAPPA;
+	}
+	else
+	{
+		config->prior_alpha = DEFAULT_BETA_PRIOR_ALPHA;
+		config->prior_beta = DEFAULT_BETA_PRIOR_BETA;
+	}
+
+	if (policy == POLICY_EXP3 && config->reward_type != REWARD_BERNOULLI)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy \"exp3\" needs rewards in [0, 1]"),
+				 errhint("Use reward_type \"bernoulli\" (any reward between 0 and 1).")));
+
+	/* Every key must be known: a typo must not silently fall back on a default. */
+	it = JsonbIteratorInit(&params->root);
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		JsonbValue	val;
+
+		if (token != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		if (!key_allowed(config, key))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown parameter \"%s\" for policy \"%s\"", key, policy_name(policy)),
+					 errhint("%s", allowed_keys_hint(config))));
+		token = JsonbIteratorNext(&it, &val, true);
+		Assert(token == WJB_VALUE);
+		if (strcmp(key, "prior_alpha") == 0)
+			config->prior_alpha = positive_param(key, &val);
+		else if (strcmp(key, "prior_beta") == 0)
+			config->prior_beta = positive_param(key, &val);
+		else if (strcmp(key, "prior_mean") == 0)
+			config->prior_mean = number_param(key, &val);
+		else if (strcmp(key, "prior_kappa") == 0)
+			config->prior_kappa = positive_param(key, &val);
+		else if (strcmp(key, "epsilon") == 0)
+			config->epsilon = probability_param(key, &val);
+		else if (strcmp(key, "decay") == 0)
+		{
+			config->decay = number_param(key, &val);
+			if (config->decay < 0.0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("parameter \"decay\" must not be negative"),
+						 errdetail("The value given was %g.", config->decay)));
+		}
+		else if (strcmp(key, "temperature") == 0)
+			config->temperature = positive_param(key, &val);
+		else if (strcmp(key, "gamma") == 0)
+			config->gamma = probability_param(key, &val);
+	}
+}
+
+static void
+append_number(StringInfo buf, const char *key, double value)
+{
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(value, digits);
+	appendStringInfo(buf, ", \"%s\": %s", key, digits);
+}
+
+Jsonb *
+config_to_params(const ExperimentConfig *config)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"reward_type\": \"%s\", \"update\": \"%s\"",
+					 config->reward_type == REWARD_GAUSSIAN ? "gaussian" : "bernoulli",
+					 config->online ? "online" : "batch");
+	if (config->reward_type == REWARD_GAUSSIAN)
+	{
+		append_number(&buf, "prior_mean", config->prior_mean);
+		append_number(&buf, "prior_kappa", config->prior_kappa);
+	}
+	append_number(&buf, "prior_alpha", config->prior_alpha);
+	append_number(&buf, "prior_beta", config->prior_beta);
+	switch (config->policy)
+	{
+		case POLICY_EPSILON_GREEDY:
+			append_number(&buf, "epsilon", config->epsilon);
+			append_number(&buf, "decay", config->decay);
+			break;
+		case POLICY_SOFTMAX:
+			append_number(&buf, "temperature", config->temperature);
+			break;
+		case POLICY_EXP3:
+			append_number(&buf, "gamma", config->gamma);
+			break;
+		default:
+			break;
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+char *
+config_prior_literal(const ExperimentConfig *config)
+{
+	char		a[DOUBLE_SHORTEST_DECIMAL_LEN],
+				b[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(config->prior_alpha, a);
+	double_to_shortest_decimal_buf(config->prior_beta, b);
+	if (config->reward_type == REWARD_GAUSSIAN)
+	{
+		char		m[DOUBLE_SHORTEST_DECIMAL_LEN],
+					k[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+		double_to_shortest_decimal_buf(config->prior_mean, m);
+		double_to_shortest_decimal_buf(config->prior_kappa, k);
+		return psprintf("(mean=%s, kappa=%s, alpha=%s, beta=%s, n=0)", m, k, a, b);
+	}
+	return psprintf("(alpha=%s, beta=%s, n=0)", a, b);
+}

@@ -1,0 +1,59 @@
+/*
+ * config.h
+ *		An experiment's configuration: policy, reward type, update mode,
+ *		priors and policy parameters, parsed and validated from the params
+ *		jsonb given to bandit_create.
+ */
+#ifndef BANDIT_CONFIG_H
+#define BANDIT_CONFIG_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+typedef enum BanditPolicy
+{
+	POLICY_THOMPSON,
+	POLICY_UCB1,
+	POLICY_EPSILON_GREEDY,
+	POLICY_SOFTMAX,
+	POLICY_EXP3,
+	POLICY_UNIFORM
+} BanditPolicy;
+
+typedef enum RewardType
+{
+	REWARD_BERNOULLI,
+	REWARD_GAUSSIAN
+} RewardType;
+
+typedef struct ExperimentConfig
+{
+	BanditPolicy policy;
+	RewardType	reward_type;
+	bool		online;			/* update = online (else batch) */
+	/* priors: Beta(prior_alpha, prior_beta) or NIG(prior_mean, prior_kappa, prior_alpha, prior_beta) */
+	double		prior_alpha;
+	double		prior_beta;
+	double		prior_mean;
+	double		prior_kappa;
+	/* policy parameters */
+	double		epsilon;		/* epsilon_greedy */
+	double		decay;			/* epsilon_greedy: epsilon / (1 + decay * observations) */
+	double		temperature;	/* softmax */
+	double		gamma;			/* exp3 */
+} ExperimentConfig;
+
+extern BanditPolicy policy_from_name(const char *name);
+extern const char *policy_name(BanditPolicy policy);
+
+/* Parse and validate; every key must be known for the policy. */
+extern void config_from_params(ExperimentConfig *config, BanditPolicy policy,
+							   Jsonb *params);
+
+/* The effective configuration (defaults filled in) as jsonb, for the catalog. */
+extern Jsonb *config_to_params(const ExperimentConfig *config);
+
+/* The prior as a beta_posterior / normal_posterior text literal. */
+extern char *config_prior_literal(const ExperimentConfig *config);
+
+#endif							/* BANDIT_CONFIG_H */

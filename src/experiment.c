@@ -1,0 +1,685 @@
+/*
+ * experiment.c
+ *		The SQL API: bandit_create, bandit_select, bandit_reward,
+ *		bandit_refresh, bandit_policy_prob, bandit_add_arm,
+ *		bandit_set_arm_enabled, bandit_drop.
+ *
+ * Functions that act never treat a NULL argument as "do nothing": a NULL
+ * where a value is needed is an error, so no decision or reward vanishes.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+
+#include "catalog.h"
+#include "config.h"
+#include "policy.h"
+#include "posterior.h"
+#include "random.h"
+#include "summation.h"
+
+PG_FUNCTION_INFO_V1(bandit_create);
+PG_FUNCTION_INFO_V1(bandit_select);
+PG_FUNCTION_INFO_V1(bandit_reward);
+PG_FUNCTION_INFO_V1(bandit_refresh);
+PG_FUNCTION_INFO_V1(bandit_policy_prob);
+PG_FUNCTION_INFO_V1(bandit_add_arm);
+PG_FUNCTION_INFO_V1(bandit_set_arm_enabled);
+PG_FUNCTION_INFO_V1(bandit_drop);
+
+/* ------------------------------------------------------------------------
+ * Argument checks
+ * ------------------------------------------------------------------------
+ */
+
+static char *
+nonempty_name(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	char	   *s;
+
+	check_not_null(fcinfo, argno, argname);
+	s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname)));
+	return s;
+}
+
+/* A context is a one-dimensional array of finite numbers without NULLs. */
+static void
+check_context(ArrayType *context)
+{
+	float8	   *values;
+	int			n;
+
+	if (ARR_NDIM(context) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("context must be a one-dimensional array")));
+	if (array_contains_nulls(context))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("context must not contain NULL elements")));
+	n = ArrayGetNItems(ARR_NDIM(context), ARR_DIMS(context));
+	values = (float8 *) ARR_DATA_PTR(context);
+	for (int i = 0; i < n; i++)
+		if (!isfinite(values[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("context must contain only finite numbers"),
+					 errdetail("Element %d is %g.", i + 1, values[i])));
+}
+
+/* The arm list of bandit_create: 1-D, non-empty, no NULL, empty or duplicate name. */
+static ArrayType *
+checked_arm_list(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *arms;
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+
+	check_not_null(fcinfo, argno, "arms");
+	arms = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arms) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("arms must be a one-dimensional array")));
+	deconstruct_array(arms, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("arms must not be empty"),
+				 errhint("Give at least one arm name, e.g. ARRAY['a', 'b'].")));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("arm names must not be NULL")));
+		name = TextDatumGetCString(names[i]);
+		if (name[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("arm names must not be empty")));
+		for (int j = 0; j < i; j++)
+			if (strcmp(name, TextDatumGetCString(names[j])) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("arm \"%s\" appears more than once", name)));
+	}
+	return arms;
+}
+
+static const char *
+posterior_column(const ExperimentConfig *config)
+{
+	return config->reward_type == REWARD_GAUSSIAN ? "normal" : "beta";
+}
+
+static const char *
+posterior_type(const ExperimentConfig *config)
+{
+	return config->reward_type == REWARD_GAUSSIAN ? "normal_posterior" : "beta_posterior";
+}
+
+static void
+bump_experiment_version(int64 id)
+{
+	Datum		args[1] = {Int64GetDatum(id)};
+	Oid			argtypes[1] = {INT8OID};
+
+	if (SPI_execute_with_args("UPDATE bandit.experiment SET version = version + 1 WHERE id = $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update experiment " INT64_FORMAT, id);
+}
+
+/* ------------------------------------------------------------------------
+ * bandit_create(name, arms, policy, params) RETURNS bigint
+ * ------------------------------------------------------------------------
+ */
+Datum
+bandit_create(PG_FUNCTION_ARGS)
+{
+	char	   *name = nonempty_name(fcinfo, 0, "name");
+	ArrayType  *arms = checked_arm_list(fcinfo, 1);
+	char	   *policy;
+	Jsonb	   *params;
+	ExperimentConfig config;
+	int64		id;
+	char	   *query;
+
+	check_not_null(fcinfo, 2, "policy");
+	check_not_null(fcinfo, 3, "params");
+	policy = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	params = PG_GETARG_JSONB_P(3);
+	config_from_params(&config, policy_from_name(policy), params);
+
+	catalog_begin(fcinfo);
+	{
+		Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
+		Datum		args[3] = {CStringGetTextDatum(name),
+			CStringGetTextDatum(policy_name(config.policy)),
+		JsonbPGetDatum(config_to_params(&config))};
+
+		if (SPI_execute_with_args("INSERT INTO bandit.experiment (name, policy, params)"
+								  " VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING id",
+								  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not insert experiment");
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("experiment \"%s\" already exists", name)));
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										 &(bool){false}));
+	}
+	{
+		Oid			argtypes[3] = {INT8OID, TEXTARRAYOID, TEXTOID};
+		Datum		args[3] = {Int64GetDatum(id), PointerGetDatum(arms),
+		CStringGetTextDatum(config_prior_literal(&config))};
+
+		query = psprintf("INSERT INTO bandit.arm (experiment_id, arm_id, name, %s)"
+						 " SELECT $1, t.ord::int4, t.name, $3::%s"
+						 "   FROM unnest($2) WITH ORDINALITY AS t(name, ord)",
+						 posterior_column(&config), posterior_type(&config));
+		if (SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert arms");
+	}
+	catalog_end();
+	PG_RETURN_INT64(id);
+}
+
+/* ------------------------------------------------------------------------
+ * bandit_select(experiment, context, unit)
+ *		RETURNS TABLE(decision_id bigint, arm text, propensity float8)
+ * ------------------------------------------------------------------------
+ */
+
+/* u in [0,1) from a 64-bit hash of (experiment id, state version, unit). */
+static double
+unit_uniform(int64 experiment_id, int64 state_version, text *unit)
+{
+	int			len = VARSIZE_ANY_EXHDR(unit);
+	char	   *buf = palloc(2 * sizeof(int64) + len);
+	uint64		h;
+
+	memcpy(buf, &experiment_id, sizeof(int64));
+	memcpy(buf + sizeof(int64), &state_version, sizeof(int64));
+	memcpy(buf + 2 * sizeof(int64), VARDATA_ANY(unit), len);
+	h = hash_bytes_extended((const unsigned char *) buf, 2 * sizeof(int64) + len, 0);
+	pfree(buf);
+	return (double) (h >> 11) * (1.0 / 9007199254740992.0);	/* 2^-53 */
+}
+
+static int64
+insert_decision(const ExperimentState *state, int arm, Datum context, bool context_null,
+				Datum unit, bool unit_null)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[6] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8ARRAYOID, TEXTOID, INT8OID};
+	Datum		args[6] = {Int64GetDatum(state->id), Int32GetDatum(state->arm_ids[arm]),
+		Float8GetDatum(state->probs[arm]), context, unit,
+	Int64GetDatum(state->state_version)};
+	char		nulls[6] = {' ', ' ', ' ', context_null ? 'n' : ' ', unit_null ? 'n' : ' ', ' '};
+	bool		isnull;
+
+	catalog_plan(&plan,
+				 "INSERT INTO bandit.decision"
+				 " (experiment_id, arm_id, propensity, context, unit, state_version)"
+				 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+				 6, argtypes);
+	if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not log decision");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+Datum
+bandit_select(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	ExperimentState *state;
+	int			arm;
+	double		u;
+	int64		decision_id;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	check_not_null(fcinfo, 0, "experiment");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1))
+		check_context(PG_GETARG_ARRAYTYPE_P(1));
+	InitMaterializedSRF(fcinfo, 0);
+
+	catalog_begin(fcinfo);
+	state = experiment_state(name, false);
+	u = PG_ARGISNULL(2) ? bandit_random_uniform()
+		: unit_uniform(state->id, state->state_version, PG_GETARG_TEXT_PP(2));
+	arm = policy_walk(state->k, state->probs, u);
+	decision_id = insert_decision(state, arm,
+								  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
+								  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+	catalog_end();
+
+	values[0] = Int64GetDatum(decision_id);
+	values[1] = CStringGetTextDatum(state->arm_names[arm]);
+	values[2] = Float8GetDatum(state->probs[arm]);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* ------------------------------------------------------------------------
+ * bandit_reward(decision_id, reward) RETURNS void
+ * ------------------------------------------------------------------------
+ */
+Datum
+bandit_reward(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr lookup_plan = NULL;
+	static SPIPlanPtr log_plan = NULL;
+	static SPIPlanPtr online_plan = NULL;
+	static SPIPlanPtr pending_plan = NULL;
+	int64		decision_id;
+	double		reward;
+	Datum		experiment_id,
+				arm_id,
+				propensity;
+	bool		isnull,
+				online;
+	char	   *reward_type;
+
+	check_not_null(fcinfo, 0, "decision_id");
+	check_not_null(fcinfo, 1, "reward");
+	decision_id = PG_GETARG_INT64(0);
+	reward = PG_GETARG_FLOAT8(1);
+	check_reward_finite(reward);
+
+	catalog_begin(fcinfo);
+	{
+		Oid			argtypes[1] = {INT8OID};
+		Datum		args[1] = {Int64GetDatum(decision_id)};
+		HeapTuple	tuple;
+		TupleDesc	desc;
+
+		catalog_plan(&lookup_plan,
+					 "SELECT d.experiment_id, d.arm_id, d.propensity,"
+					 "       e.params ->> 'reward_type', e.params ->> 'update'"
+					 "  FROM bandit.decision d JOIN bandit.experiment e ON e.id = d.experiment_id"
+					 " WHERE d.id = $1",
+					 1, argtypes);
+		if (SPI_execute_plan(lookup_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up decision " INT64_FORMAT, decision_id);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("decision " INT64_FORMAT " does not exist", decision_id)));
+		tuple = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		experiment_id = SPI_getbinval(tuple, desc, 1, &isnull);
+		arm_id = SPI_getbinval(tuple, desc, 2, &isnull);
+		propensity = SPI_getbinval(tuple, desc, 3, &isnull);
+		reward_type = SPI_getvalue(tuple, desc, 4);
+		online = strcmp(SPI_getvalue(tuple, desc, 5), "online") == 0;
+	}
+	if (strcmp(reward_type, "bernoulli") == 0)
+		check_reward_unit_interval(reward);
+
+	{
+		Oid			argtypes[4] = {INT8OID, INT8OID, INT4OID, FLOAT8OID};
+		Datum		args[4] = {Int64GetDatum(decision_id), experiment_id, arm_id,
+		Float8GetDatum(reward)};
+
+		/* The primary key makes a second reward impossible, concurrency included. */
+		catalog_plan(&log_plan,
+					 "INSERT INTO bandit.reward (decision_id, experiment_id, arm_id, reward)"
+					 " VALUES ($1, $2, $3, $4) ON CONFLICT (decision_id) DO NOTHING"
+					 " RETURNING decision_id",
+					 4, argtypes);
+		if (SPI_execute_plan(log_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not log reward");
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("decision " INT64_FORMAT " already has a reward", decision_id),
+					 errdetail("Each decision takes exactly one reward.")));
+	}
+
+	if (online)
+	{
+		Oid			argtypes[4] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID};
+		Datum		args[4] = {experiment_id, arm_id, Float8GetDatum(reward), propensity};
+
+		catalog_plan(&online_plan,
+					 "UPDATE bandit.arm SET beta = posterior_update(beta, $3),"
+					 "       normal = posterior_update(normal, $3),"
+					 "       ipw_sum = ipw_sum + $3 / $4, version = version + 1"
+					 " WHERE experiment_id = $1 AND arm_id = $2",
+					 4, argtypes);
+		if (SPI_execute_plan(online_plan, args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+			elog(ERROR, "could not update arm posterior");
+	}
+	else
+	{
+		Oid			argtypes[5] = {INT8OID, INT8OID, INT4OID, FLOAT8OID, FLOAT8OID};
+		Datum		args[5] = {Int64GetDatum(decision_id), experiment_id, arm_id,
+		Float8GetDatum(reward), propensity};
+
+		catalog_plan(&pending_plan,
+					 "INSERT INTO bandit.pending_reward"
+					 " (decision_id, experiment_id, arm_id, reward, propensity)"
+					 " VALUES ($1, $2, $3, $4, $5)",
+					 5, argtypes);
+		if (SPI_execute_plan(pending_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not queue reward");
+	}
+	catalog_end();
+	PG_RETURN_VOID();
+}
+
+/* ------------------------------------------------------------------------
+ * bandit_refresh(experiment DEFAULT NULL) RETURNS bigint
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct ArmBatch
+{
+	int64		n;
+	CompensatedSum successes;
+	CompensatedSum failures;
+	GaussianStats gaussian;
+	CompensatedSum ipw;
+} ArmBatch;
+
+/*
+ * Fold one experiment's pending rewards.  The caller holds the experiment
+ * row lock, so refreshes of one experiment run one at a time; DELETE ...
+ * RETURNING takes exactly the rows this snapshot sees, and rewards committed
+ * meanwhile stay pending for the next refresh: each is folded exactly once.
+ */
+static int64
+refresh_experiment(int64 id)
+{
+	Oid			argtypes1[1] = {INT8OID};
+	Datum		args1[1] = {Int64GetDatum(id)};
+	SPITupleTable *pending;
+	SPITupleTable *arms;
+	int64		folded;
+	int			max_arm = 0;
+	ArmBatch   *batch;
+	bool		isnull;
+	Oid			beta_type,
+				normal_type;
+
+	if (SPI_execute_with_args("DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
+							  " RETURNING arm_id, reward, propensity",
+							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "could not take pending rewards");
+	folded = (int64) SPI_processed;
+	if (folded == 0)
+		return 0;
+	pending = SPI_tuptable;
+
+	if (SPI_execute_with_args("SELECT arm_id, beta, normal FROM bandit.arm"
+							  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
+							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read arms");
+	arms = SPI_tuptable;
+	beta_type = SPI_gettypeid(arms->tupdesc, 2);
+	normal_type = SPI_gettypeid(arms->tupdesc, 3);
+	for (uint64 i = 0; i < arms->numvals; i++)
+		max_arm = Max(max_arm, DatumGetInt32(SPI_getbinval(arms->vals[i], arms->tupdesc, 1, &isnull)));
+
+	batch = palloc0(sizeof(ArmBatch) * (max_arm + 1));
+	for (uint64 i = 0; i < pending->numvals; i++)
+	{
+		HeapTuple	t = pending->vals[i];
+		int32		arm = DatumGetInt32(SPI_getbinval(t, pending->tupdesc, 1, &isnull));
+		double		r = DatumGetFloat8(SPI_getbinval(t, pending->tupdesc, 2, &isnull));
+		double		p = DatumGetFloat8(SPI_getbinval(t, pending->tupdesc, 3, &isnull));
+
+		if (arm < 1 || arm > max_arm)
+			elog(ERROR, "pending reward for unknown arm %d", arm);
+		batch[arm].n++;
+		compensated_add(&batch[arm].successes, r);
+		compensated_add(&batch[arm].failures, 1.0 - r);
+		gaussian_stats_add(&batch[arm].gaussian, r);
+		compensated_add(&batch[arm].ipw, r / p);
+	}
+
+	for (uint64 i = 0; i < arms->numvals; i++)
+	{
+		HeapTuple	t = arms->vals[i];
+		int32		arm = DatumGetInt32(SPI_getbinval(t, arms->tupdesc, 1, &isnull));
+		Datum		beta = SPI_getbinval(t, arms->tupdesc, 2, &isnull);
+		bool		beta_null = isnull;
+		Datum		normal = SPI_getbinval(t, arms->tupdesc, 3, &isnull);
+		bool		normal_null = isnull;
+		Oid			argtypes[5] = {INT8OID, INT4OID, beta_type, normal_type, FLOAT8OID};
+		Datum		args[5];
+		char		nulls[5] = {' ', ' ', beta_null ? 'n' : ' ', normal_null ? 'n' : ' ', ' '};
+
+		if (batch[arm].n == 0)
+			continue;
+		args[0] = Int64GetDatum(id);
+		args[1] = Int32GetDatum(arm);
+		args[2] = beta_null ? (Datum) 0 :
+			PointerGetDatum(beta_posterior_fold(DatumGetBetaPosterior(beta), batch[arm].n,
+												compensated_value(&batch[arm].successes),
+												compensated_value(&batch[arm].failures)));
+		args[3] = normal_null ? (Datum) 0 :
+			PointerGetDatum(normal_posterior_fold(DatumGetNormalPosterior(normal),
+												  &batch[arm].gaussian));
+		args[4] = Float8GetDatum(compensated_value(&batch[arm].ipw));
+		if (SPI_execute_with_args("UPDATE bandit.arm SET beta = $3, normal = $4,"
+								  " ipw_sum = ipw_sum + $5"
+								  " WHERE experiment_id = $1 AND arm_id = $2",
+								  5, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update arm %d", arm);
+	}
+	bump_experiment_version(id);
+	return folded;
+}
+
+Datum
+bandit_refresh(PG_FUNCTION_ARGS)
+{
+	int64		folded = 0;
+	int64	   *ids;
+	uint64		count;
+
+	catalog_begin(fcinfo);
+	if (!PG_ARGISNULL(0))
+	{
+		ids = palloc(sizeof(int64));
+		ids[0] = experiment_id(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+		count = 1;
+	}
+	else
+	{
+		bool		isnull;
+
+		/* lock in id order so two refreshes of everything cannot deadlock */
+		if (SPI_execute("SELECT id FROM bandit.experiment ORDER BY id FOR NO KEY UPDATE",
+						false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not list experiments");
+		count = SPI_processed;
+		ids = palloc(sizeof(int64) * (count + 1));
+		for (uint64 i = 0; i < count; i++)
+			ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (uint64 i = 0; i < count; i++)
+		folded += refresh_experiment(ids[i]);
+	catalog_end();
+	PG_RETURN_INT64(folded);
+}
+
+/* ------------------------------------------------------------------------
+ * bandit_policy_prob(experiment, arm, context) RETURNS float8
+ * ------------------------------------------------------------------------
+ */
+Datum
+bandit_policy_prob(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *arm;
+	ExperimentState *state;
+	double		prob;
+
+	check_not_null(fcinfo, 0, "experiment");
+	check_not_null(fcinfo, 1, "arm");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	arm = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!PG_ARGISNULL(2))
+		check_context(PG_GETARG_ARRAYTYPE_P(2));
+
+	catalog_begin(fcinfo);
+	state = experiment_state(name, true);
+	prob = state->probs[experiment_arm_index(state, arm)];
+	catalog_end();
+	PG_RETURN_FLOAT8(prob);
+}
+
+/* ------------------------------------------------------------------------
+ * Arms and experiments: add, enable/disable, drop
+ * ------------------------------------------------------------------------
+ */
+
+static void
+read_config(int64 id, ExperimentConfig *config)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+	bool		isnull;
+	char	   *policy;
+
+	if (SPI_execute_with_args("SELECT policy, params FROM bandit.experiment WHERE id = $1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read experiment " INT64_FORMAT, id);
+	policy = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	config_from_params(config, policy_from_name(policy),
+					   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+}
+
+Datum
+bandit_add_arm(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *arm = nonempty_name(fcinfo, 1, "arm");
+	int64		id;
+	ExperimentConfig config;
+
+	check_not_null(fcinfo, 0, "experiment");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	catalog_begin(fcinfo);
+	id = experiment_id(name, true);
+	read_config(id, &config);
+	{
+		Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		args[3] = {Int64GetDatum(id), CStringGetTextDatum(arm),
+		CStringGetTextDatum(config_prior_literal(&config))};
+		char	   *query;
+
+		if (SPI_execute_with_args("SELECT 1 FROM bandit.arm WHERE experiment_id = $1 AND name = $2",
+								  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read arms");
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("arm \"%s\" already exists in experiment \"%s\"", arm, name)));
+		query = psprintf("INSERT INTO bandit.arm (experiment_id, arm_id, name, %s)"
+						 " SELECT $1, COALESCE(max(arm_id), 0) + 1, $2, $3::%s"
+						 "   FROM bandit.arm WHERE experiment_id = $1",
+						 posterior_column(&config), posterior_type(&config));
+		if (SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert arm");
+	}
+	bump_experiment_version(id);
+	catalog_end();
+	PG_RETURN_VOID();
+}
+
+Datum
+bandit_set_arm_enabled(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *arm;
+	bool		enabled;
+	int64		id;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, BOOLOID};
+	Datum		args[3];
+
+	check_not_null(fcinfo, 0, "experiment");
+	check_not_null(fcinfo, 1, "arm");
+	check_not_null(fcinfo, 2, "enabled");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	arm = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	enabled = PG_GETARG_BOOL(2);
+
+	catalog_begin(fcinfo);
+	id = experiment_id(name, true);
+	args[0] = Int64GetDatum(id);
+	args[1] = CStringGetTextDatum(arm);
+	args[2] = BoolGetDatum(enabled);
+	if (SPI_execute_with_args("UPDATE bandit.arm SET enabled = $3"
+							  " WHERE experiment_id = $1 AND name = $2",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update arm");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("arm \"%s\" does not exist in experiment \"%s\"", arm, name)));
+	if (!enabled)
+	{
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT count(*) FROM bandit.arm"
+								  " WHERE experiment_id = $1 AND enabled",
+								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not count arms");
+		if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot disable arm \"%s\": it is the last enabled arm of experiment \"%s\"",
+							arm, name),
+					 errhint("Enable another arm first, or drop the experiment.")));
+	}
+	bump_experiment_version(id);
+	catalog_end();
+	PG_RETURN_VOID();
+}
+
+Datum
+bandit_drop(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	char	   *name;
+
+	check_not_null(fcinfo, 0, "experiment");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	args[0] = CStringGetTextDatum(name);
+
+	catalog_begin(fcinfo);
+	if (SPI_execute_with_args("DELETE FROM bandit.experiment WHERE name = $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not drop experiment");
+	if (SPI_processed == 0)
+		report_unknown_experiment(name);
+	catalog_end();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,277 @@
+/*
+ * policy.c
+ *		Probability vectors of the non-contextual policies.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "policy.h"
+#include "posterior.h"
+#include "thompson.h"
+
+static int
+count_enabled(int k, const ArmState *arms)
+{
+	int			enabled = 0;
+
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled)
+			enabled++;
+	return enabled;
+}
+
+/* Posterior mean of the arm's reward. */
+static double
+posterior_mean_of(const ExperimentConfig *config, const ArmState *arm)
+{
+	if (config->reward_type == REWARD_GAUSSIAN)
+		return arm->mean;
+	return arm->alpha / (arm->alpha + arm->beta);
+}
+
+/* Mean of the observed rewards alone (prior removed); only for n > 0. */
+static double
+empirical_mean_of(const ExperimentConfig *config, const ArmState *arm)
+{
+	if (config->reward_type == REWARD_GAUSSIAN)
+		return (arm->kappa * arm->mean - config->prior_kappa * config->prior_mean) / (double) arm->n;
+	return (arm->alpha - config->prior_alpha) / (double) arm->n;
+}
+
+/* Split probability mass evenly over the enabled arms whose score equals the maximum. */
+static void
+argmax_probabilities(int k, const ArmState *arms, const double *score, double mass,
+					 double *probs)
+{
+	double		best = -INFINITY;
+	int			ties = 0;
+
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled && score[i] > best)
+			best = score[i];
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled && score[i] == best)
+			ties++;
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled && score[i] == best)
+			probs[i] += mass / ties;
+}
+
+static void
+uniform_probabilities(int k, const ArmState *arms, double mass, double *probs)
+{
+	int			enabled = count_enabled(k, arms);
+
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled)
+			probs[i] += mass / enabled;
+}
+
+/*
+ * UCB1 (Auer, Cesa-Bianchi & Fischer 2002): play every arm once, then the
+ * argmax of mean_i + sqrt(2 ln N / n_i).  Deterministic given the state.
+ */
+static void
+ucb1_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
+				   double *probs)
+{
+	double	   *score = palloc(sizeof(double) * k);
+	double		total = 0.0;
+	bool		any_untried = false;
+
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled)
+		{
+			total += (double) arms[i].n;
+			if (arms[i].n == 0)
+				any_untried = true;
+		}
+	for (int i = 0; i < k; i++)
+	{
+		if (!arms[i].enabled)
+			score[i] = -INFINITY;
+		else if (any_untried)
+			score[i] = (arms[i].n == 0) ? 1.0 : 0.0;
+		else
+			score[i] = empirical_mean_of(config, &arms[i]) +
+				sqrt(2.0 * log(total) / (double) arms[i].n);
+	}
+	argmax_probabilities(k, arms, score, 1.0, probs);
+	pfree(score);
+}
+
+static void
+greedy_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
+					 double mass, double *probs)
+{
+	double	   *score = palloc(sizeof(double) * k);
+
+	for (int i = 0; i < k; i++)
+		score[i] = posterior_mean_of(config, &arms[i]);
+	argmax_probabilities(k, arms, score, mass, probs);
+	pfree(score);
+}
+
+static void
+epsilon_greedy_probabilities(const ExperimentConfig *config, int k,
+							 const ArmState *arms, double *probs)
+{
+	double		observations = 0.0;
+	double		epsilon;
+
+	for (int i = 0; i < k; i++)
+		observations += (double) arms[i].n;
+	epsilon = config->epsilon / (1.0 + config->decay * observations);
+	uniform_probabilities(k, arms, epsilon, probs);
+	greedy_probabilities(config, k, arms, 1.0 - epsilon, probs);
+}
+
+/* Boltzmann exploration over posterior means; max-shifted so exp() cannot overflow. */
+static void
+softmax_of(int k, const ArmState *arms, const double *logit, double mass, double *probs)
+{
+	double		top = -INFINITY,
+				total = 0.0;
+
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled && logit[i] > top)
+			top = logit[i];
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled)
+			total += exp(logit[i] - top);
+	for (int i = 0; i < k; i++)
+		if (arms[i].enabled)
+			probs[i] += mass * exp(logit[i] - top) / total;
+}
+
+static void
+softmax_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
+					  double *probs)
+{
+	double	   *logit = palloc(sizeof(double) * k);
+
+	for (int i = 0; i < k; i++)
+		logit[i] = posterior_mean_of(config, &arms[i]) / config->temperature;
+	softmax_of(k, arms, logit, 1.0, probs);
+	pfree(logit);
+}
+
+/*
+ * EXP3 (Auer et al. 2002): weights exp(gamma * S_i / K) where S_i sums
+ * reward / propensity over the arm's rewards; mixed with gamma uniform.
+ */
+static void
+exp3_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
+				   double *probs)
+{
+	int			enabled = count_enabled(k, arms);
+	double	   *logit = palloc(sizeof(double) * k);
+
+	for (int i = 0; i < k; i++)
+		logit[i] = config->gamma * arms[i].ipw_sum / enabled;
+	softmax_of(k, arms, logit, 1.0 - config->gamma, probs);
+	uniform_probabilities(k, arms, config->gamma, probs);
+	pfree(logit);
+}
+
+void
+thompson_probabilities(RewardType reward_type, int k, const ArmState *arms,
+					   double *probs)
+{
+	int			enabled = count_enabled(k, arms);
+	double	   *p1 = palloc(sizeof(double) * enabled);
+	double	   *p2 = palloc(sizeof(double) * enabled);
+	double	   *p3 = palloc(sizeof(double) * enabled);
+	double	   *best = palloc(sizeof(double) * enabled);
+	int			j = 0;
+	int			status;
+
+	for (int i = 0; i < k; i++)
+	{
+		if (!arms[i].enabled)
+			continue;
+		if (reward_type == REWARD_GAUSSIAN)
+		{
+			/* marginal of the mean: location-scale Student t, 2*alpha dof */
+			p1[j] = arms[i].mean;
+			p2[j] = sqrt(arms[i].beta / (arms[i].alpha * arms[i].kappa));
+			p3[j] = 2.0 * arms[i].alpha;
+		}
+		else
+		{
+			p1[j] = arms[i].alpha;
+			p2[j] = arms[i].beta;
+		}
+		j++;
+	}
+	status = (reward_type == REWARD_GAUSSIAN)
+		? thompson_t_prob_best(enabled, p1, p2, p3, best)
+		: thompson_beta_prob_best(enabled, p1, p2, best);
+	if (status != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("could not compute Thompson sampling probabilities"),
+				 errdetail("The numerical integration did not reach its tolerance for these posteriors.")));
+	j = 0;
+	for (int i = 0; i < k; i++)
+		probs[i] = arms[i].enabled ? best[j++] : 0.0;
+	pfree(p1);
+	pfree(p2);
+	pfree(p3);
+	pfree(best);
+}
+
+void
+policy_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
+					 double *probs)
+{
+	if (count_enabled(k, arms) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("experiment has no enabled arm"),
+				 errhint("Enable an arm with bandit_set_arm_enabled().")));
+
+	for (int i = 0; i < k; i++)
+		probs[i] = 0.0;
+	switch (config->policy)
+	{
+		case POLICY_THOMPSON:
+			thompson_probabilities(config->reward_type, k, arms, probs);
+			break;
+		case POLICY_UCB1:
+			ucb1_probabilities(config, k, arms, probs);
+			break;
+		case POLICY_EPSILON_GREEDY:
+			epsilon_greedy_probabilities(config, k, arms, probs);
+			break;
+		case POLICY_SOFTMAX:
+			softmax_probabilities(config, k, arms, probs);
+			break;
+		case POLICY_EXP3:
+			exp3_probabilities(config, k, arms, probs);
+			break;
+		case POLICY_UNIFORM:
+			uniform_probabilities(k, arms, 1.0, probs);
+			break;
+	}
+}
+
+int
+policy_walk(int k, const double *probs, double u)
+{
+	double		cumulative = 0.0;
+	int			last_positive = -1;
+
+	for (int i = 0; i < k; i++)
+	{
+		if (probs[i] <= 0.0)
+			continue;
+		last_positive = i;
+		cumulative += probs[i];
+		if (u < cumulative)
+			return i;
+	}
+	/* rounding left the total a hair under 1 and u above it */
+	return last_positive;
+}

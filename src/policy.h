@@ -1,0 +1,38 @@
+/*
+ * policy.h
+ *		From an experiment's configuration and its arms' posteriors to the
+ *		probability vector pi(arm) of the policy in that state.
+ *
+ * Every policy here depends only on the state, so the vector is computed
+ * once per state version and both the draw and the logged propensity come
+ * from it: they cannot disagree.
+ */
+#ifndef BANDIT_POLICY_H
+#define BANDIT_POLICY_H
+
+#include "config.h"
+
+typedef struct ArmState
+{
+	bool		enabled;
+	int64		n;				/* rewards folded into the posterior */
+	/* bernoulli: Beta(alpha, beta); gaussian: NIG(mean, kappa, alpha, beta) */
+	double		alpha;
+	double		beta;
+	double		mean;
+	double		kappa;
+	double		ipw_sum;		/* sum of reward / propensity (EXP3) */
+} ArmState;
+
+/* Fills probs[0..k-1]; disabled arms get 0.  Errors if no arm is enabled. */
+extern void policy_probabilities(const ExperimentConfig *config, int k,
+								 const ArmState *arms, double *probs);
+
+/* Thompson sampling's P(arm is the best draw) over the enabled arms. */
+extern void thompson_probabilities(RewardType reward_type, int k,
+								   const ArmState *arms, double *probs);
+
+/* Index of the arm that the cumulative walk of probs reaches at u in [0,1). */
+extern int	policy_walk(int k, const double *probs, double u);
+
+#endif							/* BANDIT_POLICY_H */
