@@ -1,0 +1,46 @@
+/*
+ * distributions.h
+ *    Beta, Student t and standard normal distribution functions used by the
+ *    bandit extension (posterior summaries, quantiles, Thompson sampling).
+ *
+ * Plain C99 with <math.h> only: no PostgreSQL headers, no external libraries.
+ * The functions never abort or print; an invalid parameter (non-finite, or
+ * out of range: a, b, nu must be > 0; p must lie in [0, 1]) yields NAN.
+ * Callers are expected to validate user input before calling.
+ *
+ * Accuracy (checked against SciPy/Boost by test/unit/check_distributions.py):
+ *   dist_beta_cdf      about 1e-14 absolute (and relative in the tails) for
+ *                      a, b in [0.05, 1e4]; better than 1e-12 up to 1e7.
+ *   dist_beta_quantile |cdf(q) - p| below 1e-12 for p in [1e-12, 1 - 1e-12],
+ *                      unless q is so close to 1 that the spacing of doubles
+ *                      there is itself coarser (then q is within an ulp or so).
+ *   dist_t_*           same accuracy as the beta functions they are built on;
+ *                      nu above 1e20 uses the normal distribution (the
+ *                      difference is O(1/nu), far below double precision).
+ */
+#ifndef BANDIT_DISTRIBUTIONS_H
+#define BANDIT_DISTRIBUTIONS_H
+
+/* log B(a,b) = lgamma(a) + lgamma(b) - lgamma(a+b), without cancellation
+ * when a and/or b are large. */
+double dist_lbeta(double a, double b);
+
+/* Beta(a, b) density, distribution function (the regularised incomplete beta
+ * function I_x(a,b)) and its inverse. x outside [0,1] is allowed for the pdf
+ * (gives 0) and the cdf (gives 0 or 1). */
+double dist_beta_pdf(double x, double a, double b);
+double dist_beta_cdf(double x, double a, double b);
+double dist_beta_quantile(double p, double a, double b);
+
+/* Standard Student t with nu > 0 degrees of freedom (nu need not be an
+ * integer). */
+double dist_t_pdf(double t, double nu);
+double dist_t_cdf(double t, double nu);
+double dist_t_quantile(double p, double nu);
+
+/* Standard normal. */
+double dist_normal_pdf(double z);
+double dist_normal_cdf(double z);
+double dist_normal_quantile(double p);
+
+#endif							/* BANDIT_DISTRIBUTIONS_H */
