@@ -7,7 +7,7 @@ setup_all
 DB=${BANDIT_DEMO_DB:-bandit_demo}
 psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
   || psql_db -d postgres -c "CREATE DATABASE $DB"
-psql_db -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS bandit"
+psql_db -d "$DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS bandit"
 psql_db -d "$DB" -c "ALTER EXTENSION bandit UPDATE" 2>/dev/null || true
 log "running the demo (20,000 rounds)"
 psql -X -v ON_ERROR_STOP=1 -d "$DB" -f "$BANDIT_ROOT/scripts/demo.sql"

@@ -4,9 +4,10 @@
 \pset footer off
 SET client_min_messages = warning;
 SET bandit.seed = 2026;                -- reproducible policy draws
+\o /dev/null
 SELECT setseed(0.42);                  -- reproducible simulated clicks
-
 SELECT bandit_drop(name) FROM bandit.experiment WHERE name = 'demo';
+\o
 CREATE TEMP TABLE truth (arm text PRIMARY KEY, rate float8);
 INSERT INTO truth VALUES ('red', 0.02), ('green', 0.03), ('blue', 0.05), ('grey', 0.04);
 SELECT bandit_create('demo', ARRAY['red', 'green', 'blue', 'grey'], 'thompson') \gset
@@ -30,7 +31,7 @@ $$;
 
 \echo
 \echo 'Arms after 20,000 rounds (bandit_arm_stats):'
-SELECT s.arm, t.rate AS true_rate, s.pulls, s.rewarded AS clicks,
+SELECT s.arm, t.rate AS true_rate, s.pulls, s.reward_sum::int AS clicks,
        round(s.mean::numeric, 4) AS observed_rate,
        round(s.ci_low::numeric, 4) AS ci_low, round(s.ci_high::numeric, 4) AS ci_high,
        round(s.prob_best::numeric, 4) AS prob_best

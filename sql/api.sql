@@ -59,6 +59,10 @@ SELECT arm, enabled, pulls, rewarded, reward_sum, mean,
        ci_low < ci_high AS ci_ordered, prob_best BETWEEN 0 AND 1 AS prob_ok
   FROM bandit_arm_stats('api_batch');
 SELECT round(sum(prob_best)::numeric, 9) AS prob_best_sum FROM bandit_arm_stats('api_thompson');
+SELECT arm, pulls, rewarded, reward_sum, ci_low < ci_high AS ci_ordered,
+       round(prob_best::numeric, 6) BETWEEN 0 AND 1 AS prob_ok
+  FROM bandit_arm_stats('api_gauss') WHERE rewarded > 0;
+SELECT round(sum(prob_best)::numeric, 9) AS prob_best_sum FROM bandit_arm_stats('api_gauss');
 
 -- arms: add, disable, enable
 SELECT bandit_add_arm('api_thompson', 'd');

@@ -254,8 +254,11 @@ BEGIN
                row_number() OVER (PARTITION BY a.enabled ORDER BY a.arm_id) AS enabled_rank
           FROM bandit.arm a WHERE a.experiment_id = eid
     ), best AS (
-        SELECT COALESCE(@extschema@.posterior_prob_best(array_agg(x.beta ORDER BY x.arm_id)),
-                        @extschema@.posterior_prob_best(array_agg(x.normal ORDER BY x.arm_id))) AS p
+        -- one of the two columns is NULL on every arm; aggregate only the other
+        SELECT COALESCE(@extschema@.posterior_prob_best(
+                            array_agg(x.beta ORDER BY x.arm_id) FILTER (WHERE x.beta IS NOT NULL)),
+                        @extschema@.posterior_prob_best(
+                            array_agg(x.normal ORDER BY x.arm_id) FILTER (WHERE x.normal IS NOT NULL))) AS p
           FROM arms x WHERE x.enabled
     ), pulls AS (
         SELECT d.arm_id, count(*) AS n FROM bandit.decision d

@@ -148,6 +148,20 @@ cache_entry(int64 id)
 	return entry;
 }
 
+void
+experiment_state_forget(int64 id)
+{
+	ExperimentState *entry;
+
+	if (state_cache == NULL)
+		return;
+	entry = (ExperimentState *) hash_search(state_cache, &id, HASH_FIND, NULL);
+	if (entry == NULL)
+		return;
+	MemoryContextDelete(entry->context);
+	hash_search(state_cache, &id, HASH_REMOVE, NULL);
+}
+
 static int64
 getarg_int64(HeapTuple tuple, TupleDesc desc, int column)
 {
@@ -254,6 +268,8 @@ load_state(ExperimentState *entry, bool read_only)
 /*
  * The hot path's one read: the experiment's id and current state version.
  * Only when the version differs from the cached one are the arms read.
+ * The arm versions are summed as float8, exact below 2^53 rewards and much
+ * cheaper than sum(bigint), which accumulates in numeric.
  */
 ExperimentState *
 experiment_state(const char *name, bool read_only)
@@ -266,8 +282,8 @@ experiment_state(const char *name, bool read_only)
 	ExperimentState *entry;
 
 	catalog_plan(&plan,
-				 "SELECT e.id, (e.version + COALESCE((SELECT sum(a.version) FROM bandit.arm a"
-				 "                                    WHERE a.experiment_id = e.id), 0))::int8"
+				 "SELECT e.id, e.version + COALESCE((SELECT sum(a.version::float8) FROM bandit.arm a"
+				 "                                   WHERE a.experiment_id = e.id), 0)::int8"
 				 "  FROM bandit.experiment e WHERE e.name = $1",
 				 1, argtypes);
 	if (SPI_execute_plan(plan, args, NULL, read_only, 1) != SPI_OK_SELECT)
@@ -300,13 +316,13 @@ experiment_id(const char *name, bool lock)
 }
 
 int
-experiment_arm_index(const ExperimentState *state, const char *arm)
+experiment_arm_index(const ExperimentState *state, const char *experiment, const char *arm)
 {
 	for (int i = 0; i < state->k; i++)
 		if (strcmp(state->arm_names[i], arm) == 0)
 			return i;
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("arm \"%s\" does not exist in this experiment", arm)));
+			 errmsg("arm \"%s\" does not exist in experiment \"%s\"", arm, experiment)));
 	pg_unreachable();
 }

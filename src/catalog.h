@@ -59,7 +59,11 @@ extern ExperimentState *experiment_state(const char *name, bool read_only);
 extern int64 experiment_id(const char *name, bool lock);
 
 /* Index of the named arm in state->arm_names; errors when absent. */
-extern int	experiment_arm_index(const ExperimentState *state, const char *arm);
+extern int	experiment_arm_index(const ExperimentState *state, const char *experiment,
+								 const char *arm);
+
+/* Drop this backend's cached state of an experiment (after bandit_drop). */
+extern void experiment_state_forget(int64 id);
 
 extern void bandit_cache_register_callbacks(void);
 

@@ -34,10 +34,15 @@
 #define STIRLING_MIN	10.0
 
 /* The uniform expansion is used when min(a,b) >= UNIFORM_MIN_PARAM and the
- * point lies within UNIFORM_MAX_Z standard deviations of the mean; beyond
- * that the continued fraction needs only a few dozen terms anyway. */
+ * point lies within UNIFORM_MAX_Z standard deviations of the mean, or, for
+ * larger a and b, within UNIFORM_Z_PER_ROOT * sqrt(min(a,b)) of it: its terms
+ * shrink by about max(|z|, sqrt(n)) / sqrt(4 pi min(a,b)) each, so this keeps
+ * that ratio below 0.22 (at most ~25 terms). Farther out the continued
+ * fraction needs only a few dozen terms -- but for huge a and b its rounding
+ * errors grow, so the expansion is preferred there. */
 #define UNIFORM_MIN_PARAM	40.0
 #define UNIFORM_MAX_Z		5.0
+#define UNIFORM_Z_PER_ROOT	0.18
 #define UNIFORM_MAX_TERMS	60
 
 #define CF_MAX_TERMS	20000
@@ -154,7 +159,27 @@ dist_lbeta(double a, double b)
 }
 
 /*
+ * x - a/(a+b), from whichever of x, y = 1 - x is exact; with fma the only
+ * rounding left is that of a + b (none for integer a, b below 2^53).
+ */
+static double
+deviation_from_mean(double x, double y, double a, double b)
+{
+	double		r = a + b;
+
+	return (x <= y) ? fma(x, r, -a) / r : -fma(y, r, -b) / r;
+}
+
+/* log(x / x0) where x0 = a/(a+b) = 1/(1 + other_over_own); (x, y = 1 - x) */
+static double
+log_of_ratio(double x, double y, double other_over_own)
+{
+	return ((x <= y) ? log(x) : log1p(-y)) + log1p(other_over_own);
+}
+
+/*
  * log(x^a y^b / B(a,b)) with y = 1 - x, the smaller of x, y being exact.
+ * dev = x - a/(a+b) if the caller knows it more precisely, else NAN.
  *
  * For large a and b, write x0 = a/(a+b): then
  *   x^a y^b / B = exp(a ln(x/x0) + b ln(y/y0)) * x0^a y0^b / B,
@@ -163,14 +188,13 @@ dist_lbeta(double a, double b)
  * a (log1p(u) - u) + b (log1p(v) - v) with u = (x - x0)/x0, v = (y - y0)/y0.
  */
 static double
-log_beta_kernel(double x, double y, double a, double b)
+log_beta_kernel(double x, double y, double a, double b, double dev)
 {
 	double		log_x = (x <= y) ? log(x) : log1p(-y);
 	double		log_y = (y <= x) ? log(y) : log1p(-x);
 	double		r,
 				x0,
-				y0,
-				dev;
+				y0;
 
 	if (a < STIRLING_MIN || b < STIRLING_MIN)
 		return a * log_x + b * log_y - dist_lbeta(a, b);
@@ -178,7 +202,8 @@ log_beta_kernel(double x, double y, double a, double b)
 	r = a + b;
 	x0 = a / r;
 	y0 = b / r;
-	dev = (x <= y) ? (x - x0) : (y0 - y);
+	if (isnan(dev))
+		dev = deviation_from_mean(x, y, a, b);
 	return scaled_log1pmx(a, dev / x0, log_x + log1p(b / a))
 		+ scaled_log1pmx(b, -dev / y0, log_y + log1p(a / b))
 		+ 0.5 * log(a * y0) - LOG_SQRT_2PI
@@ -192,7 +217,7 @@ beta_log_pdf(double x, double y, double a, double b)
 	double		log_x = (x <= y) ? log(x) : log1p(-y);
 	double		log_y = (y <= x) ? log(y) : log1p(-x);
 
-	return log_beta_kernel(x, y, a, b) - log_x - log_y;
+	return log_beta_kernel(x, y, a, b, NAN) - log_x - log_y;
 }
 
 /*
@@ -200,12 +225,13 @@ beta_log_pdf(double x, double y, double a, double b)
  *   I_x(a,b) = x^a y^b / (a B(a,b)) * 1 / (1 + d1/(1 + d2/(1 + ...))),
  *   d_2m = m (b - m) x / ((a + 2m - 1)(a + 2m)),
  *   d_2m+1 = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)),
- * evaluated with the modified Lentz algorithm. Converges fast for
+ * evaluated with the modified Lentz algorithm; returns the value of
+ * 1 + d1/(1 + ...), the caller supplies the prefactor. Converges fast for
  * x < (a+1)/(a+b+2); the caller uses the symmetry I_x(a,b) = 1 - I_y(b,a)
  * otherwise.
  */
 static double
-beta_cf(double x, double y, double a, double b)
+beta_cf(double x, double a, double b)
 {
 	const double tiny = 1e-300;
 	double		value = 1.0,
@@ -235,7 +261,7 @@ beta_cf(double x, double y, double a, double b)
 		if (fabs(delta - 1.0) < CF_TOLERANCE)
 			break;
 	}
-	return exp(log_beta_kernel(x, y, a, b)) / (a * value);
+	return value;
 }
 
 /*
@@ -263,21 +289,22 @@ beta_cf(double x, double y, double a, double b)
  * region where the expansion is used.
  */
 static int
-beta_uniform(double x, double y, double a, double b, double *lower, double *upper)
+beta_uniform(double x, double y, double a, double b, double dev,
+			 double *lower, double *upper, double *kernel)
 {
 	double		r = a + b,
 				p = a / r,
 				q = b / r;
-	double		dev = (x <= y) ? (x - p) : (q - y);
-	double		log_x = (x <= y) ? log(x) : log1p(-y);
-	double		log_y = (y <= x) ? log(y) : log1p(-x);
-	double		minus_phi,
+	double		u_x,
+				u_y,
+				minus_phi,
 				z,
 				abs_z,
 				sigma,
 				kappa_s,
 				sigma2,
 				gauss,
+				scale,
 				tail,
 				sum,
 				prev_term = 1.0,
@@ -290,13 +317,20 @@ beta_uniform(double x, double y, double a, double b, double *lower, double *uppe
 				j,
 				converged = 0;
 
-	minus_phi = -(scaled_log1pmx(p, dev / p, log_x + log1p(b / a))
-				  + scaled_log1pmx(q, -dev / q, log_y + log1p(a / b)));
+	if (isnan(dev))
+		dev = deviation_from_mean(x, y, a, b);
+	u_x = dev / p;
+	u_y = -dev / q;
+
+	/* -phi = -(p ln(x/p) + q ln(y/q)); the logarithms are needed only when
+	 * the relative deviations are large */
+	minus_phi = -(scaled_log1pmx(p, u_x, fabs(u_x) > 0.5 ? log_of_ratio(x, y, b / a) : 0.0)
+				  + scaled_log1pmx(q, u_y, fabs(u_y) > 0.5 ? log_of_ratio(y, x, a / b) : 0.0));
 	if (minus_phi < 0.0)
 		minus_phi = 0.0;
 	z = copysign(sqrt(2.0 * minus_phi * r), dev);
 	abs_z = fabs(z);
-	if (!(abs_z <= UNIFORM_MAX_Z))
+	if (!(abs_z <= fmax(UNIFORM_MAX_Z, UNIFORM_Z_PER_ROOT * sqrt(fmin(a, b)))))
 		return 0;
 
 	/* Coefficients in the scaled variable s = zeta sqrt(r): the equation
@@ -348,9 +382,9 @@ beta_uniform(double x, double y, double a, double b, double *lower, double *uppe
 	if (!converged)
 		return 0;
 
-	tail = exp(-(stirling_correction(a) + stirling_correction(b)
-				 - stirling_correction(r))) * INV_SQRT_2PI * sum;
-	tail = fmin(fmax(tail, 0.0), 1.0);
+	scale = exp(-(stirling_correction(a) + stirling_correction(b)
+				  - stirling_correction(r)));
+	tail = fmin(fmax(scale * INV_SQRT_2PI * sum, 0.0), 1.0);
 	if (z >= 0.0)
 	{
 		*upper = tail;
@@ -361,41 +395,45 @@ beta_uniform(double x, double y, double a, double b, double *lower, double *uppe
 		*lower = tail;
 		*upper = 1.0 - tail;
 	}
+	/* x^a y^b / B(a,b) = e^(r phi) sqrt(a q / 2pi) e^(-D), as in log_beta_kernel */
+	*kernel = gauss * sqrt(a * q) * INV_SQRT_2PI * scale;
 	return 1;
 }
 
 /*
  * I_x(a,b) and its complement 1 - I_x(a,b), each to full relative accuracy
- * when small. x in (0,1) is given as the pair (x, y = 1 - x).
+ * when small. x in (0,1) is given as the pair (x, y = 1 - x); dev is
+ * x - a/(a+b) when the caller can supply it more precisely, else NAN.
+ * Also returns x^a y^b / B(a,b) in *kernel, which both methods compute anyway.
  */
 static void
-beta_inc(double x, double y, double a, double b, double *lower, double *upper)
+beta_inc(double x, double y, double a, double b, double dev,
+		 double *lower, double *upper, double *kernel)
 {
-	double		w;
+	double		w,
+				k;
 
-	if (x <= 0.0)
+	if (x <= 0.0 || y <= 0.0)
 	{
-		*lower = 0.0;
-		*upper = 1.0;
+		*lower = (x <= 0.0) ? 0.0 : 1.0;
+		*upper = 1.0 - *lower;
+		*kernel = 0.0;
 		return;
 	}
-	if (y <= 0.0)
-	{
-		*lower = 1.0;
-		*upper = 0.0;
+	if (fmin(a, b) >= UNIFORM_MIN_PARAM
+		&& beta_uniform(x, y, a, b, dev, lower, upper, kernel))
 		return;
-	}
-	if (fmin(a, b) >= UNIFORM_MIN_PARAM && beta_uniform(x, y, a, b, lower, upper))
-		return;
+	k = exp(log_beta_kernel(x, y, a, b, dev));
+	*kernel = k;
 	if (x < (a + 1.0) / (a + b + 2.0))
 	{
-		w = fmin(beta_cf(x, y, a, b), 1.0);
+		w = fmin(k / (a * beta_cf(x, a, b)), 1.0);
 		*lower = w;
 		*upper = 1.0 - w;
 	}
 	else
 	{
-		w = fmin(beta_cf(y, x, b, a), 1.0);
+		w = fmin(k / (b * beta_cf(y, b, a)), 1.0);
 		*upper = w;
 		*lower = 1.0 - w;
 	}
@@ -419,7 +457,8 @@ double
 dist_beta_cdf(double x, double a, double b)
 {
 	double		lower,
-				upper;
+				upper,
+				kernel;
 
 	if (!is_positive_finite(a) || !is_positive_finite(b) || isnan(x))
 		return NAN;
@@ -427,7 +466,7 @@ dist_beta_cdf(double x, double a, double b)
 		return 0.0;
 	if (x >= 1.0)
 		return 1.0;
-	beta_inc(x, 1.0 - x, a, b, &lower, &upper);
+	beta_inc(x, 1.0 - x, a, b, NAN, &lower, &upper, &kernel);
 	return lower;
 }
 
@@ -482,10 +521,14 @@ solve_monotone(tail_eval_fn eval, const void *context, double target,
 			next = s * exp(increasing ? -step : step);
 			if (fabs(step) < 0.1)
 				next = s + s * expm1(increasing ? -step : step);
+			/* Newton converges quadratically: once the step is this small the
+			 * stepped point is accurate to rounding (and may equal s) */
+			if (fabs(next - s) <= SOLVER_TOL * s)
+				return next;
 		}
 		if (!(next > lo && next < hi))
 			next = bisect(lo, hi);
-		if (fabs(next - s) <= SOLVER_TOL * s || hi - lo <= 4.0 * MACHINE_EPS * hi)
+		if (isfinite(hi) && hi - lo <= 4.0 * MACHINE_EPS * hi)
 			return next;
 		s = next;
 	}
@@ -503,10 +546,23 @@ beta_lower_eval(double z, const void *context, double *prob, double *density)
 {
 	const beta_params *params = (const beta_params *) context;
 	double		y = 1.0 - z;
-	double		upper;
+	double		upper,
+				kernel;
 
-	beta_inc(z, y, params->a, params->b, prob, &upper);
-	*density = exp(beta_log_pdf(z, y, params->a, params->b));
+	beta_inc(z, y, params->a, params->b, NAN, prob, &upper, &kernel);
+	*density = kernel / (z * y);
+}
+
+static void
+beta_upper_eval(double z, const void *context, double *prob, double *density)
+{
+	const beta_params *params = (const beta_params *) context;
+	double		y = 1.0 - z;
+	double		lower,
+				kernel;
+
+	beta_inc(z, y, params->a, params->b, NAN, &lower, prob, &kernel);
+	*density = kernel / (z * y);
 }
 
 /*
@@ -538,61 +594,115 @@ beta_quantile_guess(double p, double a, double b)
 	return guess;
 }
 
+/*
+ * Quantile of Beta(a,b) at lower-tail probability p (0 < p < 1), solved in
+ * the variable that is small at the answer -- x if the quantile is at most
+ * 1/2, else z = 1 - x (a quantile of Beta(b,a)) -- so the result keeps its
+ * relative precision; *reflected tells which. Within that variable the
+ * equation is posed on whichever tail probability is below 1/2 (both p and
+ * 1 - p are carried; the one used is exact).
+ */
+static double
+beta_quantile_core(double p, double a, double b, int *reflected)
+{
+	beta_params params;
+	double		half_lower,
+				half_upper,
+				kernel,
+				p_lower = p,
+				p_upper = 1.0 - p,
+				guess;
+
+	beta_inc(0.5, 0.5, a, b, NAN, &half_lower, &half_upper, &kernel);
+	*reflected = (p > half_lower);
+	params.a = *reflected ? b : a;
+	params.b = *reflected ? a : b;
+	if (*reflected)
+	{
+		p_lower = 1.0 - p;
+		p_upper = p;
+	}
+	if (p_lower <= 0.5)
+	{
+		guess = fmin(beta_quantile_guess(p_lower, params.a, params.b), 0.5);
+		return solve_monotone(beta_lower_eval, &params, p_lower, 1, guess, 0.0, 0.5);
+	}
+	guess = fmin(1.0 - beta_quantile_guess(p_upper, params.b, params.a), 0.5);
+	if (!(guess > 0.0))
+		guess = 0.25;
+	return solve_monotone(beta_upper_eval, &params, p_upper, 0, guess, 0.0, 0.5);
+}
+
 double
 dist_beta_quantile(double p, double a, double b)
 {
-	beta_params params;
-	int			reflect = 0;
+	int			reflected;
 	double		z;
 
 	if (!is_positive_finite(a) || !is_positive_finite(b) || !(p >= 0.0 && p <= 1.0))
 		return NAN;
-	if (p == 0.0)
-		return 0.0;
-	if (p == 1.0)
-		return 1.0;
-	/* Solve in the tail that holds the smaller probability, in the variable
-	 * that is small there: x for p <= 1/2, 1 - x (i.e. Beta(b,a)) otherwise.
-	 * 1 - p is exact for p >= 1/2. */
-	if (p > 0.5)
-	{
-		double		t = a;
-
-		a = b;
-		b = t;
-		p = 1.0 - p;
-		reflect = 1;
-	}
-	params.a = a;
-	params.b = b;
-	z = solve_monotone(beta_lower_eval, &params, p, 1,
-					   beta_quantile_guess(p, a, b), 0.0, 1.0);
-	return reflect ? 1.0 - z : z;
+	if (p == 0.0 || p == 1.0)
+		return p;
+	z = beta_quantile_core(p, a, b, &reflected);
+	return reflected ? 1.0 - z : z;
 }
 
-/* P(T < -s) for s >= 0 (equal to P(T > s)): 0.5 I_x(nu/2, 1/2),
- * x = nu/(nu + s^2) (DLMF 8.17.7 relation), computing x and 1 - x directly. */
+double
+dist_beta_quantile_logit(double p, double a, double b)
+{
+	int			reflected;
+	double		z;
+
+	if (!is_positive_finite(a) || !is_positive_finite(b) || !(p >= 0.0 && p <= 1.0))
+		return NAN;
+	if (p == 0.0 || p == 1.0)
+		return (p == 0.0) ? -HUGE_VAL : HUGE_VAL;
+	z = beta_quantile_core(p, a, b, &reflected);
+	return reflected ? log1p(-z) - log(z) : log(z) - log1p(-z);
+}
+
+void
+dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density)
+{
+	double		e,
+				x,
+				y,
+				upper;
+
+	if (!is_positive_finite(a) || !is_positive_finite(b) || isnan(u))
+	{
+		*cdf = *density = NAN;
+		return;
+	}
+	/* x = 1/(1 + e^-u), y = 1/(1 + e^u), each formed without cancellation */
+	e = exp(-fabs(u));
+	x = (u >= 0.0) ? 1.0 / (1.0 + e) : e / (1.0 + e);
+	y = (u >= 0.0) ? e / (1.0 + e) : 1.0 / (1.0 + e);
+	beta_inc(x, y, a, b, NAN, cdf, &upper, density);
+}
+
+/*
+ * P(T < -s) for s >= 0 (equal to P(T > s)), as I_x(nu/2, nu/2) with
+ * x = (1 - s / sqrt(nu + s^2)) / 2: if X ~ Beta(nu/2, nu/2) then
+ * sqrt(nu) (X - 1/2) / sqrt(X (1 - X)) ~ t_nu. Unlike the textbook form
+ * I_{nu/(nu+t^2)}(nu/2, 1/2), whose point crowds against 1 for large nu (and
+ * whose continued fraction is then ill-conditioned), the parameters are
+ * symmetric -- large nu is handled by the uniform expansion -- and x, 1 - x
+ * and x - 1/2 all have closed forms free of cancellation.
+ */
 static double
 t_lower_tail(double s, double nu)
 {
-	double		ratio = (s / sqrt(nu)) * (s / sqrt(nu));	/* s^2 / nu */
-	double		x,
-				y,
-				lower,
-				upper;
+	double		root = hypot(sqrt(nu), s);	/* sqrt(nu + s^2) */
+	double		x = (nu / (root + s)) / (2.0 * root);
+	double		y = 0.5 + 0.5 * (s / root);
+	double		dev = -0.5 * (s / root);
+	double		lower,
+				upper,
+				kernel;
 
-	if (ratio > 1.0)
-	{
-		x = (1.0 / ratio) / (1.0 + 1.0 / ratio);
-		y = 1.0 / (1.0 + 1.0 / ratio);
-	}
-	else
-	{
-		x = 1.0 / (1.0 + ratio);
-		y = ratio / (1.0 + ratio);
-	}
-	beta_inc(x, y, 0.5 * nu, 0.5, &lower, &upper);
-	return 0.5 * lower;
+	beta_inc(x, y, 0.5 * nu, 0.5 * nu, dev, &lower, &upper, &kernel);
+	return lower;
 }
 
 double

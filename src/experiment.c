@@ -13,6 +13,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "port/pg_bswap.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -208,16 +209,22 @@ bandit_create(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-/* u in [0,1) from a 64-bit hash of (experiment id, state version, unit). */
+/*
+ * u in [0,1) from a 64-bit hash of (experiment id, state version, unit).
+ * The integers are hashed in network byte order so a unit gets the same
+ * arm on servers of either endianness.
+ */
 static double
 unit_uniform(int64 experiment_id, int64 state_version, text *unit)
 {
 	int			len = VARSIZE_ANY_EXHDR(unit);
 	char	   *buf = palloc(2 * sizeof(int64) + len);
+	uint64		id_be = pg_hton64((uint64) experiment_id);
+	uint64		version_be = pg_hton64((uint64) state_version);
 	uint64		h;
 
-	memcpy(buf, &experiment_id, sizeof(int64));
-	memcpy(buf + sizeof(int64), &state_version, sizeof(int64));
+	memcpy(buf, &id_be, sizeof(int64));
+	memcpy(buf + sizeof(int64), &version_be, sizeof(int64));
 	memcpy(buf + 2 * sizeof(int64), VARDATA_ANY(unit), len);
 	h = hash_bytes_extended((const unsigned char *) buf, 2 * sizeof(int64) + len, 0);
 	pfree(buf);
@@ -547,7 +554,7 @@ bandit_policy_prob(PG_FUNCTION_ARGS)
 
 	catalog_begin(fcinfo);
 	state = experiment_state(name, true);
-	prob = state->probs[experiment_arm_index(state, arm)];
+	prob = state->probs[experiment_arm_index(state, name, arm)];
 	catalog_end();
 	PG_RETURN_FLOAT8(prob);
 }
@@ -635,14 +642,23 @@ bandit_set_arm_enabled(PG_FUNCTION_ARGS)
 	args[0] = Int64GetDatum(id);
 	args[1] = CStringGetTextDatum(arm);
 	args[2] = BoolGetDatum(enabled);
-	if (SPI_execute_with_args("UPDATE bandit.arm SET enabled = $3"
-							  " WHERE experiment_id = $1 AND name = $2",
-							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update arm");
+	if (SPI_execute_with_args("SELECT enabled FROM bandit.arm WHERE experiment_id = $1 AND name = $2",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read arm");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("arm \"%s\" does not exist in experiment \"%s\"", arm, name)));
+	/* no change, no new state version: caches and unit assignments stay */
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false})) == enabled)
+	{
+		catalog_end();
+		PG_RETURN_VOID();
+	}
+	if (SPI_execute_with_args("UPDATE bandit.arm SET enabled = $3"
+							  " WHERE experiment_id = $1 AND name = $2",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update arm");
 	if (!enabled)
 	{
 		bool		isnull;
@@ -675,11 +691,14 @@ bandit_drop(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(name);
 
 	catalog_begin(fcinfo);
-	if (SPI_execute_with_args("DELETE FROM bandit.experiment WHERE name = $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_with_args("DELETE FROM bandit.experiment WHERE name = $1 RETURNING id",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "could not drop experiment");
 	if (SPI_processed == 0)
 		report_unknown_experiment(name);
+	experiment_state_forget(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 1,
+														&(bool){false})));
 	catalog_end();
 	PG_RETURN_VOID();
 }
