@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test: unit (math vs SciPy), pg_regress, isolation, pgTAP (behaviour
-# and statistics).  Installs what is missing, builds, installs, starts (or
+# and statistics), dump/restore and upgrade chain, Python checks against SciPy.  Installs what is missing, builds, installs, starts (or
 # reuses) the throwaway cluster.  The last line is "N passed, N failed".
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_all
@@ -53,7 +53,16 @@ grep -qE '^Result: PASS' "$LOGDIR/pgtap.tap" || {
   grep -vE '^ *ok [0-9]+' "$LOGDIR/pgtap.tap" | tail -40 >&2
 }
 
-# 4. Python checks against NumPy/SciPy through the server (TAP)
+# 4. shell checks: pg_dump/pg_restore round trip, the upgrade chain (TAP)
+for t in test/shell/*.sh; do
+  name=$(basename "$t" .sh)
+  log "shell check $name"
+  PGOPTIONS='-c client_min_messages=warning' bash "$t" > "$LOGDIR/$name.tap" 2>&1 || true
+  count_tap "$LOGDIR/$name.tap" "$name"
+  grep -q '^1\.\.' "$LOGDIR/$name.tap" || { failed=$((failed + 1)); failures+=("$name: no TAP plan"); tail -20 "$LOGDIR/$name.tap" >&2; }
+done
+
+# 5. Python checks against NumPy/SciPy through the server (TAP)
 if ls test/python/*.py >/dev/null 2>&1; then
   for t in test/python/*.py; do
     name=$(basename "$t" .py)

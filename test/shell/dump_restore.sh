@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# pg_dump / pg_restore round trip of a populated database: every experiment,
+# arm, posterior, decision and reward survives (pg_extension_config_dump),
+# and bandit_select continues from the same state.  Prints TAP.
+# Needs PGHOST/PGPORT/PGUSER of a server where bandit is installed.
+set -euo pipefail
+SRC=bandit_dump_src
+DST=bandit_dump_dst
+DUMP=$(mktemp /tmp/bandit-dump.XXXXXX)
+q() { psql -X -v ON_ERROR_STOP=1 -qtA "$@"; }
+n=0; failed=0
+check() {  # description, command...
+  local desc=$1; shift
+  n=$((n + 1))
+  if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
+}
+echo "1..6"
+
+q -d postgres -c "DROP DATABASE IF EXISTS $SRC" -c "DROP DATABASE IF EXISTS $DST" -c "CREATE DATABASE $SRC" >/dev/null
+q -d $SRC >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION bandit;
+SET bandit.seed = 11;
+SELECT bandit_create('dump_ts', ARRAY['a', 'b', 'c']);
+SELECT bandit_create('dump_batch', ARRAY['x', 'y'], 'epsilon_greedy', '{"update": "batch", "epsilon": 0.3}');
+SELECT bandit_create('dump_gauss', ARRAY['p', 'q'], 'thompson', '{"reward_type": "gaussian", "prior_mean": 5}');
+SELECT bandit_create('dump_exp3', ARRAY['e1', 'e2', 'e3'], 'exp3', '{"gamma": 0.2}');
+SELECT bandit_create('dump_ucb', ARRAY['u1', 'u2'], 'ucb1');
+DO $$
+DECLARE d record; e text;
+BEGIN
+  FOR i IN 1..300 LOOP
+    FOREACH e IN ARRAY ARRAY['dump_ts', 'dump_batch', 'dump_exp3', 'dump_ucb'] LOOP
+      SELECT * INTO d FROM bandit_select(e, ARRAY[i, i * 0.5]::float8[], 'unit' || (i % 17));
+      IF i % 5 <> 0 THEN PERFORM bandit_reward(d.decision_id, (random() < 0.3)::int); END IF;
+    END LOOP;
+    SELECT * INTO d FROM bandit_select('dump_gauss');
+    PERFORM bandit_reward(d.decision_id, 5 + random());
+  END LOOP;
+END $$;
+SELECT bandit_refresh('dump_batch');
+-- leave some rewards pending
+DO $$
+DECLARE d record;
+BEGIN
+  FOR i IN 1..20 LOOP
+    SELECT * INTO d FROM bandit_select('dump_batch');
+    PERFORM bandit_reward(d.decision_id, 1);
+  END LOOP;
+END $$;
+SELECT bandit_set_arm_enabled('dump_ts', 'c', false);
+SQL
+
+snapshot() {  # every extension table, in a stable order, as text
+  q -d "$1" -c "
+    SELECT 'experiment', e::text FROM bandit.experiment e UNION ALL
+    SELECT 'arm', a::text FROM bandit.arm a UNION ALL
+    SELECT 'decision', d::text FROM bandit.decision d UNION ALL
+    SELECT 'reward', r::text FROM bandit.reward r UNION ALL
+    SELECT 'pending', p::text FROM bandit.pending_reward p UNION ALL
+    SELECT 'sequence', last_value::text FROM bandit.decision_id_seq UNION ALL
+    SELECT 'sequence', last_value::text FROM bandit.experiment_id_seq
+    ORDER BY 1, 2"
+}
+probs() {
+  q -d "$1" -c "SELECT e.name, a.name, bandit_policy_prob(e.name, a.name)
+                  FROM bandit.arm a JOIN bandit.experiment e ON e.id = a.experiment_id ORDER BY 1, 2"
+}
+
+pg_dump -Fc -d $SRC -f "$DUMP"
+q -d postgres -c "CREATE DATABASE $DST" >/dev/null
+pg_restore -d $DST "$DUMP" 2>&1 | grep -v '^$' || true
+
+rows=$(q -d $SRC -c "SELECT count(*) FROM bandit.decision")
+check "the source holds a populated log ($rows decisions)" test "$rows" -gt 1000
+check "every table and type value is identical after restore" diff <(snapshot $SRC) <(snapshot $DST)
+check "every policy probability is identical after restore" diff <(probs $SRC) <(probs $DST)
+check "units get the same arms after restore" diff \
+  <(q -d $SRC -c "SELECT arm FROM bandit_select('dump_ts', NULL, 'unit-x') UNION ALL SELECT arm FROM bandit_select('dump_gauss', NULL, 'unit-y')") \
+  <(q -d $DST -c "SELECT arm FROM bandit_select('dump_ts', NULL, 'unit-x') UNION ALL SELECT arm FROM bandit_select('dump_gauss', NULL, 'unit-y')")
+check "new decisions continue the sequence" test \
+  "$(q -d $DST -c "SELECT decision_id FROM bandit_select('dump_ucb')")" -gt "$rows"
+check "pending rewards fold after restore" test \
+  "$(q -d $DST -c "SELECT bandit_refresh('dump_batch')")" -eq 20
+
+q -d postgres -c "DROP DATABASE $SRC" -c "DROP DATABASE $DST" >/dev/null
+rm -f "$DUMP"
+exit $((failed > 0))
