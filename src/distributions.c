@@ -682,27 +682,28 @@ dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density)
 }
 
 /*
- * P(T < -s) for s >= 0 (equal to P(T > s)), as I_x(nu/2, nu/2) with
+ * The Student t at -s (s >= 0) through I_x(nu/2, nu/2) with
  * x = (1 - s / sqrt(nu + s^2)) / 2: if X ~ Beta(nu/2, nu/2) then
  * sqrt(nu) (X - 1/2) / sqrt(X (1 - X)) ~ t_nu. Unlike the textbook form
  * I_{nu/(nu+t^2)}(nu/2, 1/2), whose point crowds against 1 for large nu (and
  * whose continued fraction is then ill-conditioned), the parameters are
  * symmetric -- large nu is handled by the uniform expansion -- and x, 1 - x
  * and x - 1/2 all have closed forms free of cancellation.
+ * Sets *lower = P(T < -s), *upper = P(T > -s) and *density = f_T(s), which
+ * is 2 x^(nu/2) (1-x)^(nu/2) / (B(nu/2,nu/2) sqrt(nu + s^2)) by the change
+ * of variables (dx/ds = -nu / (2 (nu + s^2)^(3/2)), x (1-x) = nu / (4 (nu + s^2))).
  */
-static double
-t_lower_tail(double s, double nu)
+static void
+t_at_minus(double s, double nu, double *lower, double *upper, double *density)
 {
 	double		root = hypot(sqrt(nu), s);	/* sqrt(nu + s^2) */
 	double		x = (nu / (root + s)) / (2.0 * root);
 	double		y = 0.5 + 0.5 * (s / root);
 	double		dev = -0.5 * (s / root);
-	double		lower,
-				upper,
-				kernel;
+	double		kernel;
 
-	beta_inc(x, y, 0.5 * nu, 0.5 * nu, dev, &lower, &upper, &kernel);
-	return lower;
+	beta_inc(x, y, 0.5 * nu, 0.5 * nu, dev, lower, upper, &kernel);
+	*density = 2.0 * kernel / root;
 }
 
 double
@@ -729,25 +730,46 @@ dist_t_pdf(double t, double nu)
 double
 dist_t_cdf(double t, double nu)
 {
-	double		tail;
+	double		cdf,
+				density;
+
+	dist_t_eval(t, nu, &cdf, &density);
+	return cdf;
+}
+
+void
+dist_t_eval(double t, double nu, double *cdf, double *density)
+{
+	double		lower,
+				upper;
 
 	if (!is_positive_finite(nu) || isnan(t))
-		return NAN;
+	{
+		*cdf = *density = NAN;
+		return;
+	}
 	if (nu > T_NORMAL_NU)
-		return dist_normal_cdf(t);
+	{
+		*cdf = dist_normal_cdf(t);
+		*density = dist_normal_pdf(t);
+		return;
+	}
 	if (isinf(t))
-		return t < 0.0 ? 0.0 : 1.0;
-	tail = t_lower_tail(fabs(t), nu);
-	return (t < 0.0) ? tail : 1.0 - tail;
+	{
+		*cdf = t < 0.0 ? 0.0 : 1.0;
+		*density = 0.0;
+		return;
+	}
+	t_at_minus(fabs(t), nu, &lower, &upper, density);
+	*cdf = (t < 0.0) ? lower : upper;
 }
 
 static void
 t_tail_eval(double s, const void *context, double *prob, double *density)
 {
-	double		nu = *(const double *) context;
+	double		upper;
 
-	*prob = t_lower_tail(s, nu);
-	*density = dist_t_pdf(s, nu);
+	t_at_minus(s, *(const double *) context, prob, &upper, density);
 }
 
 /*

@@ -52,6 +52,10 @@ double dist_t_pdf(double t, double nu);
 double dist_t_cdf(double t, double nu);
 double dist_t_quantile(double p, double nu);
 
+/* cdf and pdf of the standard t at once (they share the work); for
+ * integrating over t densities (Thompson sampling). */
+void dist_t_eval(double t, double nu, double *cdf, double *density);
+
 /* Standard normal. */
 double dist_normal_pdf(double z);
 double dist_normal_cdf(double z);

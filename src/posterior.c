@@ -19,8 +19,8 @@
 
 #include "distributions.h"
 #include "posterior.h"
+#include "policy.h"
 #include "random.h"
-#include "thompson.h"
 
 PG_FUNCTION_INFO_V1(beta_posterior_in);
 PG_FUNCTION_INFO_V1(beta_posterior_out);
@@ -670,36 +670,24 @@ float8_array(const double *values, int count)
 						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 }
 
-static void report_integration_failure(void) pg_attribute_noreturn();
-
-static void
-report_integration_failure(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("could not compute Thompson sampling probabilities"),
-			 errdetail("The numerical integration did not reach its tolerance for these posteriors.")));
-}
-
 PG_FUNCTION_INFO_V1(beta_posterior_prob_best);
 Datum
 beta_posterior_prob_best(PG_FUNCTION_ARGS)
 {
 	int			k;
 	Datum	   *elements = posterior_array_elements(PG_GETARG_ARRAYTYPE_P(0), &k);
-	double	   *alpha = palloc(sizeof(double) * k);
-	double	   *beta = palloc(sizeof(double) * k);
+	ArmState   *arms = palloc0(sizeof(ArmState) * k);
 	double	   *best = palloc(sizeof(double) * k);
 
 	for (int i = 0; i < k; i++)
 	{
 		BetaPosterior *p = DatumGetBetaPosterior(elements[i]);
 
-		alpha[i] = p->alpha;
-		beta[i] = p->beta;
+		arms[i].enabled = true;
+		arms[i].alpha = p->alpha;
+		arms[i].beta = p->beta;
 	}
-	if (thompson_beta_prob_best(k, alpha, beta, best) != 0)
-		report_integration_failure();
+	thompson_probabilities(REWARD_BERNOULLI, k, arms, best);
 	PG_RETURN_ARRAYTYPE_P(float8_array(best, k));
 }
 
@@ -709,14 +697,19 @@ normal_posterior_prob_best(PG_FUNCTION_ARGS)
 {
 	int			k;
 	Datum	   *elements = posterior_array_elements(PG_GETARG_ARRAYTYPE_P(0), &k);
-	double	   *loc = palloc(sizeof(double) * k);
-	double	   *scale = palloc(sizeof(double) * k);
-	double	   *dof = palloc(sizeof(double) * k);
+	ArmState   *arms = palloc0(sizeof(ArmState) * k);
 	double	   *best = palloc(sizeof(double) * k);
 
 	for (int i = 0; i < k; i++)
-		normal_posterior_marginal(DatumGetNormalPosterior(elements[i]), &loc[i], &scale[i], &dof[i]);
-	if (thompson_t_prob_best(k, loc, scale, dof, best) != 0)
-		report_integration_failure();
+	{
+		NormalPosterior *p = DatumGetNormalPosterior(elements[i]);
+
+		arms[i].enabled = true;
+		arms[i].mean = p->mean;
+		arms[i].kappa = p->kappa;
+		arms[i].alpha = p->alpha;
+		arms[i].beta = p->beta;
+	}
+	thompson_probabilities(REWARD_GAUSSIAN, k, arms, best);
 	PG_RETURN_ARRAYTYPE_P(float8_array(best, k));
 }

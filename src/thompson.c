@@ -43,16 +43,18 @@
 #include "thompson.h"
 
 #define TAIL_EPS			1e-13
-#define INTEGRATION_TOL		1e-10
+#define INTEGRATION_TOL		1e-9
 #define SUM_TOL				1e-7
 #define MAX_DEPTH			40
-#define MERGE_FRACTION		0.5
+#define MERGE_FRACTION		1.0
+#define END_MERGE_FRACTION	0.25
 
-/* Probability levels at which each arm proposes breakpoints. */
-static const double breakpoint_levels[] = {
+/* Probability levels at which each arm proposes breakpoints: the bulk, and
+ * geometrically spaced tail levels for heavy (t) or steep (small a, b) tails. */
+#define N_LEVELS			9
+static const double breakpoint_levels[N_LEVELS] = {
 	1e-9, 1e-6, 1e-3, 0.1, 0.5, 0.9, 1.0 - 1e-3, 1.0 - 1e-6, 1.0 - 1e-9
 };
-#define N_LEVELS ((int) (sizeof(breakpoint_levels) / sizeof(breakpoint_levels[0])))
 #define SCALE_LOW_LEVEL		3			/* index of 0.1 */
 #define SCALE_HIGH_LEVEL	5			/* index of 0.9 */
 
@@ -90,6 +92,7 @@ typedef struct
 	const double *param3;		/* nu (t only) */
 	double		centre;			/* t only: u = asinh((x - centre) / width) */
 	double		width;
+	double	   *offset;			/* t only: loc_j - centre, exact when close */
 
 	/* scratch, all of length k */
 	double	   *active_to;		/* above this u, arm j has F = 1, f = 0 */
@@ -111,30 +114,27 @@ typedef struct
 static double
 arm_quantile(const problem *pb, int j, double p)
 {
-	double		x;
-
 	if (pb->family == FAMILY_BETA)
 		return dist_beta_quantile_logit(p, pb->param1[j], pb->param2[j]);
-	x = pb->param1[j] + pb->param2[j] * dist_t_quantile(p, pb->param3[j]);
-	return asinh((x - pb->centre) / pb->width);
+	/* (x - centre) formed as (loc - centre) + scale t: no digits are lost
+	 * when the locations are large compared with the scales */
+	return asinh((pb->offset[j] + pb->param2[j] * dist_t_quantile(p, pb->param3[j])) / pb->width);
 }
 
-/* cdf and density (with respect to u) of arm j at u. */
+/* cdf and density (with respect to u) of arm j at u; for t arms
+ * x_minus_centre is x(u) - centre and dx_du the Jacobian (shared by all arms
+ * at a node). */
 static void
-arm_eval(const problem *pb, int j, double u, double *cdf, double *density)
+arm_eval(const problem *pb, int j, double u, double x_minus_centre, double dx_du,
+		 double *cdf, double *density)
 {
-	double		x,
-				t;
-
 	if (pb->family == FAMILY_BETA)
-	{
 		dist_beta_logit_eval(u, pb->param1[j], pb->param2[j], cdf, density);
-		return;
+	else
+	{
+		dist_t_eval((x_minus_centre - pb->offset[j]) / pb->param2[j], pb->param3[j], cdf, density);
+		*density *= dx_du / pb->param2[j];
 	}
-	x = pb->centre + pb->width * sinh(u);
-	t = (x - pb->param1[j]) / pb->param2[j];
-	*cdf = dist_t_cdf(t, pb->param3[j]);
-	*density = dist_t_pdf(t, pb->param3[j]) / pb->param2[j] * pb->width * cosh(u);
 }
 
 /*
@@ -148,8 +148,15 @@ accumulate_node(problem *pb, double u, double weight, double *sum, double *secon
 {
 	int			k = pb->k;
 	int			j;
-	double		suffix = 1.0;
+	double		suffix = 1.0,
+				x_minus_centre = 0.0,
+				dx_du = 0.0;
 
+	if (pb->family == FAMILY_T)
+	{
+		x_minus_centre = pb->width * sinh(u);
+		dx_du = pb->width * cosh(u);
+	}
 	for (j = 0; j < k; j++)
 	{
 		if (u > pb->active_to[j])
@@ -158,7 +165,7 @@ accumulate_node(problem *pb, double u, double weight, double *sum, double *secon
 			pb->density[j] = 0.0;
 		}
 		else
-			arm_eval(pb, j, u, &pb->cdf[j], &pb->density[j]);
+			arm_eval(pb, j, u, x_minus_centre, dx_du, &pb->cdf[j], &pb->density[j]);
 		pb->prefix[j] = (j == 0) ? 1.0 : pb->prefix[j - 1] * pb->cdf[j - 1];
 	}
 	for (j = k - 1; j >= 0; j--)
@@ -280,11 +287,12 @@ prob_best(problem *pb, double *prob_out)
 				sum = 0.0;
 	double	   *block;
 	breakpoint *candidates;
+	size_t		max_candidates = (size_t) k * (N_LEVELS + 1);
 	double	   *kept;
 
-	block = malloc(sizeof(double) * (size_t) k * 7
-				   + sizeof(breakpoint) * (size_t) k * N_LEVELS
-				   + sizeof(double) * ((size_t) k * N_LEVELS + 2));
+	block = malloc(sizeof(double) * (size_t) k * 8
+				   + sizeof(breakpoint) * max_candidates
+				   + sizeof(double) * (max_candidates + 2));
 	if (block == NULL)
 		return -1;
 	pb->active_to = block;
@@ -294,9 +302,13 @@ prob_best(problem *pb, double *prob_out)
 	pb->kronrod_sum = block + 4 * k;
 	pb->gauss_sum = block + 5 * k;
 	pb->total = block + 6 * k;
-	candidates = (breakpoint *) (block + 7 * k);
-	kept = (double *) (candidates + (size_t) k * N_LEVELS);
+	pb->offset = block + 7 * k;
+	candidates = (breakpoint *) (block + 8 * k);
+	kept = (double *) (candidates + max_candidates);
 
+	if (pb->family == FAMILY_T)
+		for (j = 0; j < k; j++)
+			pb->offset[j] = pb->param1[j] - pb->centre;
 	for (j = 0; j < k; j++)
 	{
 		double		lo = arm_quantile(pb, j, TAIL_EPS);
@@ -329,6 +341,16 @@ prob_best(problem *pb, double *prob_out)
 				continue;
 			candidates[n_candidates].u = level_u[i];
 			candidates[n_candidates].min_gap = min_gap;
+			n_candidates++;
+		}
+		/* Where the arm is switched off, its far tail must end a panel:
+		 * otherwise, after merging, that tail (up to ~1e-6 of its mass) can
+		 * sit at the edge of a panel sized for a much wider arm, between
+		 * the Gauss-Kronrod nodes. */
+		if (pb->active_to[j] < upper_limit)
+		{
+			candidates[n_candidates].u = pb->active_to[j];
+			candidates[n_candidates].min_gap = END_MERGE_FRACTION * min_gap / MERGE_FRACTION;
 			n_candidates++;
 		}
 	}
