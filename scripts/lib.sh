@@ -20,7 +20,7 @@ BANDIT_PACKAGES=(
   postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib
   liblapacke-dev liblapack-dev libblas-dev
   postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl
-  python3-numpy python3-scipy python3-psycopg2
+  python3-numpy python3-scipy python3-psycopg2 python3-mpmath
 )
 
 ensure_packages() {

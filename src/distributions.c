@@ -49,7 +49,8 @@
 #define CF_TOLERANCE	1e-16
 
 /* Above this many degrees of freedom the t distribution is replaced by the
- * normal: |F_t - Phi| <= 0.08/nu (first Edgeworth term), i.e. < 1e-21. */
+ * normal: F_t(t) = Phi(t) - phi(t) (t^3 + t) / (4 nu) + O(nu^-2), so
+ * |F_t - Phi| <= 0.16/nu (measured: 0.1582/nu), i.e. below 2e-21. */
 #define T_NORMAL_NU		1e20
 
 #define SOLVER_MAX_ITER	200
@@ -83,8 +84,8 @@ stirling_correction(double x)
 }
 
 /*
- * log(1 + u) - u without cancellation for small u. Uses
- * log(1+u) = 2 atanh(s), s = u / (2 + u) (DLMF 4.6.4 with 4.37.24), whose
+ * log(1 + u) - u without cancellation for small u. Uses the series
+ * ln(1+u) = 2 (s + s^3/3 + s^5/5 + ...), s = u / (2 + u) (DLMF 4.6.4), whose
  * leading part 2s - u equals -u s exactly.
  */
 static double
@@ -160,7 +161,8 @@ dist_lbeta(double a, double b)
 
 /*
  * x - a/(a+b), from whichever of x, y = 1 - x is exact; with fma the only
- * rounding left is that of a + b (none for integer a, b below 2^53).
+ * rounding before the final division is that of a + b (none for integer a, b
+ * below 2^53), where x - a/(a+b) would round a/(a+b) first.
  */
 static double
 deviation_from_mean(double x, double y, double a, double b)

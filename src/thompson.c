@@ -25,14 +25,16 @@
  *    each integrand by at most TAIL_EPS per arm. In all, each probability
  *    moves by at most (k + 2) TAIL_EPS, i.e. < 1e-10 for k <= 1000.
  *  - Panels: breakpoints at per-arm quantiles (bulk and, geometrically
- *    spaced, the tails) clipped to [L, U], so every density, however narrow,
- *    gets nodes; candidates closer than a fraction of their own arm's width
- *    to an already kept breakpoint are dropped, which keeps the panel count
- *    modest when many arms overlap.
+ *    spaced, the tails) and at each arm's switch-off point hi_j, clipped to
+ *    [L, U], so every density, however narrow, gets nodes; candidates closer
+ *    than a fraction of their own arm's width to an already kept breakpoint
+ *    are dropped, which keeps the panel count modest when many arms overlap.
  *  - A panel is accepted when max_i |K15_i - G7_i| is below its share of
- *    INTEGRATION_TOL (proportional to its width), or at MAX_DEPTH bisections.
+ *    INTEGRATION_TOL (proportional to its width), or at MAX_DEPTH bisections,
+ *    or when the call's budget of MAX_EXTRA_PANELS bisections is spent.
  *  - The raw probabilities must sum to 1 within SUM_TOL and the error
- *    estimate of panels accepted at MAX_DEPTH must stay below SUM_TOL;
+ *    estimates of panels accepted unresolved (depth or budget) must stay
+ *    below SUM_TOL in total;
  *    otherwise -1 is returned rather than a silently wrong answer. Then the
  *    result is normalised.
  */
@@ -46,6 +48,10 @@
 #define INTEGRATION_TOL		1e-9
 #define SUM_TOL				1e-7
 #define MAX_DEPTH			40
+/* Bisections allowed per call beyond the initial panels: MAX_DEPTH alone
+ * would allow 2^40 panels if the error estimate never settled. The tests'
+ * hardest problems use about 70. */
+#define MAX_EXTRA_PANELS	2000
 #define MERGE_FRACTION		1.0
 #define END_MERGE_FRACTION	0.25
 
@@ -93,6 +99,7 @@ typedef struct
 	double		centre;			/* t only: u = asinh((x - centre) / width) */
 	double		width;
 	double	   *offset;			/* t only: loc_j - centre, exact when close */
+	int			panels_left;	/* bisection budget */
 
 	/* scratch, all of length k */
 	double	   *active_to;		/* above this u, arm j has F = 1, f = 0 */
@@ -216,7 +223,7 @@ kronrod_panel(problem *pb, double left, double right)
 /*
  * Adaptive bisection of one panel (explicit stack, depth-first). Adds the
  * accepted Kronrod sums to pb->total; returns the summed error estimates
- * of sub-panels that had to be accepted at MAX_DEPTH.
+ * of sub-panels that had to be accepted unresolved (depth or budget).
  */
 static double
 integrate_panel(problem *pb, double left, double right, double tol_per_width)
@@ -240,7 +247,7 @@ integrate_panel(problem *pb, double left, double right, double tol_per_width)
 
 		top--;
 		error = kronrod_panel(pb, a, b);
-		if (error > tol_per_width * (b - a) && depth < MAX_DEPTH)
+		if (error > tol_per_width * (b - a) && depth < MAX_DEPTH && pb->panels_left > 0)
 		{
 			double		mid = 0.5 * (a + b);
 
@@ -251,6 +258,7 @@ integrate_panel(problem *pb, double left, double right, double tol_per_width)
 			stack_right[top + 2] = mid;
 			stack_depth[top + 2] = depth + 1;
 			top += 2;
+			pb->panels_left -= 2;
 			continue;
 		}
 		if (error > tol_per_width * (b - a))
@@ -368,6 +376,7 @@ prob_best(problem *pb, double *prob_out)
 	}
 	kept[n_kept++] = upper_limit;
 
+	pb->panels_left = MAX_EXTRA_PANELS;
 	for (i = 0; i + 1 < n_kept; i++)
 		unresolved += integrate_panel(pb, kept[i], kept[i + 1],
 									  INTEGRATION_TOL / (upper_limit - lower_limit));
