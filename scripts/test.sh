@@ -11,11 +11,17 @@ failed=0
 failures=()
 LOGDIR=$(mktemp -d /tmp/bandit-test.XXXXXX)
 
-# count TAP lines ("ok" / "not ok") from a file of TAP output
+# count TAP lines ("ok" / "not ok"); assertions planned (1..N) but never
+# reported, because a script died half way, count as failed
 count_tap() {
-  local file=$1 label=$2 p f
+  local file=$1 label=$2 p f planned
   p=$(grep -cE '^ *ok [0-9]+' "$file" || true)
   f=$(grep -cE '^ *not ok [0-9]+' "$file" || true)
+  planned=$(sed -n 's/^ *1\.\.\([0-9][0-9]*\).*/\1/p' "$file" | awk '{s += $1} END {print s + 0}')
+  if [ "$planned" -gt $((p + f)) ]; then
+    failures+=("$label: $((planned - p - f)) planned tests never ran")
+    f=$((planned - p))
+  fi
   passed=$((passed + p)); failed=$((failed + f))
   [ "$f" -gt 0 ] && failures+=("$label: $(grep -E '^ *not ok [0-9]+' "$file" | head -5 | tr '\n' ';')")
   log "$label: $p passed, $f failed"

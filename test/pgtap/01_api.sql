@@ -8,7 +8,7 @@
 -- numerical integration, to 1e-9 (sums) or 1e-6 (closed forms).
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(110);
+SELECT plan(111);
 
 SET LOCAL bandit.seed = 4242;
 SELECT setseed(0.25);
@@ -250,6 +250,12 @@ SELECT results_eq(
     $$SELECT (bandit_select('unit_u', NULL, 'user-' || g)).arm FROM generate_series(100, 140) g$$,
     $$SELECT arm FROM first_pass ORDER BY g$$,
     'a second pass over 41 units gives each the arm it got the first time');
+-- enabling an arm that is already enabled changes nothing, so units keep their arms
+SELECT bandit_set_arm_enabled('unit_u', 'a', true) IS NULL AS noop \gset
+SELECT results_eq(
+    $$SELECT (bandit_select('unit_u', NULL, 'user-' || g)).arm FROM generate_series(100, 140) g$$,
+    $$SELECT arm FROM first_pass ORDER BY g$$,
+    'after a no-op bandit_set_arm_enabled the units still get the same arms');
 
 -- distribution over units: a batch experiment held in a non-uniform state
 SELECT bandit_create('unit_eps', ARRAY['a', 'b', 'c'], 'epsilon_greedy',
