@@ -20,7 +20,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/tuplestore.h"
 
 #include "catalog.h"
 #include "config.h"
@@ -253,39 +252,86 @@ insert_decision(const ExperimentState *state, int arm, Datum context, bool conte
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * The row type of bandit_select's result, built and blessed once per
+ * backend (rebuilt only if the function is re-created with a new oid).
+ */
+static TupleDesc
+select_result_desc(FunctionCallInfo fcinfo)
+{
+	static TupleDesc desc = NULL;
+	static Oid	desc_function = InvalidOid;
+
+	if (desc == NULL || desc_function != fcinfo->flinfo->fn_oid)
+	{
+		TupleDesc	call_desc;
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &call_desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "bandit_select must return a row type");
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		if (desc != NULL)
+			FreeTupleDesc(desc);
+		desc = BlessTupleDesc(CreateTupleDescCopy(call_desc));
+		MemoryContextSwitchTo(old);
+		desc_function = fcinfo->flinfo->fn_oid;
+	}
+	return desc;
+}
+
+/*
+ * One decision per call, returned through the value-per-call protocol: all
+ * of the call's memory lives in the SRF's multi-call context, which is
+ * freed when the row has been returned, so a statement may call
+ * bandit_select millions of times (SELECT bandit_select(...) FROM big_table)
+ * without growing.
+ */
 Datum
 bandit_select(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name;
-	ExperimentState *state;
-	int			arm;
-	double		u;
-	int64		decision_id;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	FuncCallContext *funcctx;
 
-	check_not_null(fcinfo, 0, "experiment");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!PG_ARGISNULL(1))
-		check_context(PG_GETARG_ARRAYTYPE_P(1));
-	InitMaterializedSRF(fcinfo, 0);
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext caller_context;
+		char	   *name;
+		ExperimentState *state;
+		int			arm;
+		double		u;
+		int64		decision_id;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
 
-	catalog_begin(fcinfo);
-	state = experiment_state(name, false);
-	u = PG_ARGISNULL(2) ? bandit_random_uniform()
-		: unit_uniform(state->id, state->state_version, PG_GETARG_TEXT_PP(2));
-	arm = policy_walk(state->k, state->probs, u);
-	decision_id = insert_decision(state, arm,
-								  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
-								  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
-	catalog_end();
+		check_not_null(fcinfo, 0, "experiment");
+		funcctx = SRF_FIRSTCALL_INIT();
+		caller_context = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+		if (!PG_ARGISNULL(1))
+			check_context(PG_GETARG_ARRAYTYPE_P(1));
 
-	values[0] = Int64GetDatum(decision_id);
-	values[1] = CStringGetTextDatum(state->arm_names[arm]);
-	values[2] = Float8GetDatum(state->probs[arm]);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	return (Datum) 0;
+		catalog_begin(fcinfo);
+		state = experiment_state(name, false);
+		u = PG_ARGISNULL(2) ? bandit_random_uniform()
+			: unit_uniform(state->id, state->state_version, PG_GETARG_TEXT_PP(2));
+		arm = policy_walk(state->k, state->probs, u);
+		decision_id = insert_decision(state, arm,
+									  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
+									  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+		catalog_end();
+
+		values[0] = Int64GetDatum(decision_id);
+		values[1] = CStringGetTextDatum(state->arm_names[arm]);
+		values[2] = Float8GetDatum(state->probs[arm]);
+		funcctx->user_fctx = DatumGetPointer(
+			HeapTupleGetDatum(heap_form_tuple(select_result_desc(fcinfo), values, nulls)));
+		funcctx->max_calls = 1;
+		MemoryContextSwitchTo(caller_context);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	if (funcctx->call_cntr < funcctx->max_calls)
+		SRF_RETURN_NEXT(funcctx, PointerGetDatum(funcctx->user_fctx));
+	SRF_RETURN_DONE(funcctx);
 }
 
 /* ------------------------------------------------------------------------
