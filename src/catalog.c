@@ -310,15 +310,24 @@ bandit_index(const char *indexname, Oid namespace)
 	return relid;
 }
 
+static AttrNumber
+column_number(Relation rel, const char *column)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), column);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column bandit.%s.%s is missing", RelationGetRelationName(rel), column);
+	return attnum;
+}
+
 static int64
-int8_column(HeapTuple tuple, Relation rel, const char *column)
+int8_column(HeapTuple tuple, Relation rel, AttrNumber attnum)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, get_attnum(RelationGetRelid(rel), column),
-								 RelationGetDescr(rel), &isnull);
+	Datum		d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
 
 	if (isnull)
-		elog(ERROR, "bandit.%s.%s is NULL", RelationGetRelationName(rel), column);
+		elog(ERROR, "NULL in a NOT NULL column of bandit.%s", RelationGetRelationName(rel));
 	return DatumGetInt64(d);
 }
 
@@ -351,7 +360,7 @@ read_state_version(const char *name, bool read_only, int64 *id, int64 *version)
 	snapshot = RegisterSnapshot(read_only ? GetActiveSnapshot() : GetTransactionSnapshot());
 
 	/* systable_beginscan takes heap attribute numbers in its keys */
-	ScanKeyEntryInitialize(&key, 0, get_attnum(RelationGetRelid(experiments), "name"),
+	ScanKeyEntryInitialize(&key, 0, column_number(experiments, "name"),
 						   BTEqualStrategyNumber, InvalidOid,
 						   name_index_rel->rd_indcollation[0], F_TEXTEQ,
 						   CStringGetTextDatum(name));
@@ -359,20 +368,22 @@ read_state_version(const char *name, bool read_only, int64 *id, int64 *version)
 	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		found = true;
-		*id = int8_column(tuple, experiments, "id");
-		*version = int8_column(tuple, experiments, "version");
+		*id = int8_column(tuple, experiments, column_number(experiments, "id"));
+		*version = int8_column(tuple, experiments, column_number(experiments, "version"));
 	}
 	systable_endscan(scan);
 	index_close(name_index_rel, AccessShareLock);
 
 	if (found)
 	{
-		ScanKeyInit(&key, get_attnum(RelationGetRelid(arms), "experiment_id"),
+		AttrNumber	arm_version = column_number(arms, "version");
+
+		ScanKeyInit(&key, column_number(arms, "experiment_id"),
 					BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(*id));
 		scan = systable_beginscan(arms, bandit_index("arm_pkey", namespace), true,
 								  snapshot, 1, &key);
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-			*version += int8_column(tuple, arms, "version");
+			*version += int8_column(tuple, arms, arm_version);
 		systable_endscan(scan);
 	}
 	UnregisterSnapshot(snapshot);
