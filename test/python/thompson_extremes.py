@@ -34,10 +34,14 @@ import tempfile
 import psycopg2
 from scipy import special
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from taplib import Tap, run_checks, scratch_database  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DB = "bandit_pytest_extremes"
 TIMEOUT = 10
-results = []
+tap = Tap()
+check = tap.check
 
 DRIVER = r"""
 #include <stdio.h>
@@ -63,9 +67,6 @@ int main(int argc, char **argv)
 }
 """
 
-
-def check(ok, name, diag=None):
-    results.append((bool(ok), name, diag))
 
 
 def build(tmp):
@@ -140,16 +141,8 @@ def main():
 
         # the same through the API, only if the standalone build answered
         if small_ok:
-            admin = psycopg2.connect(dbname="postgres")
-            admin.autocommit = True
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-            admin.cursor().execute(f"CREATE DATABASE {DB}")
-            conn = None
-            try:
-                conn = psycopg2.connect(dbname=DB)
-                conn.autocommit = True
+            with scratch_database(DB) as conn:
                 cur = conn.cursor()
-                cur.execute("CREATE EXTENSION bandit")
                 cur.execute("SELECT bandit_create('tiny', ARRAY['a', 'b'], 'thompson', "
                             "'{\"prior_alpha\": 0.01, \"prior_beta\": 0.01}')")
                 try:
@@ -160,29 +153,12 @@ def main():
                 except psycopg2.Error as exc:
                     check(False, "bandit_select on a fresh experiment with prior Beta(0.01, 0.01)",
                           f"{exc.pgcode}: {exc.pgerror.strip()}")
-            finally:
-                if conn is not None:
-                    conn.close()
-                admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-                admin.close()
         else:
             check(False, "bandit_select on a fresh experiment with prior Beta(0.01, 0.01)",
                   "not tried in the server: the standalone build failed the small-prior cases")
 
-    print(f"1..{len(results)}")
-    for n, (ok, name, diag) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {n} - {name}")
-        if diag:
-            print(f"# {diag}")
-    return 0 if all(ok for ok, _, _ in results) else 1
+    return tap.report()
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as exc:  # a crash is a failure with a plan, not silence
-        import traceback
-        traceback.print_exc(file=sys.stdout)
-        print("1..1")
-        print(f"not ok 1 - thompson_extremes.py crashed: {type(exc).__name__}: {exc}")
-        sys.exit(1)
+    run_checks(main, "thompson_extremes.py")

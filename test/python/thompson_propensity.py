@@ -28,27 +28,20 @@ import math
 import os
 import re
 import sys
-import time
 
 import numpy as np
-import psycopg2
-from scipy import integrate, special, stats
+from scipy import integrate, special
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from taplib import Tap, run_checks, scratch_database  # noqa: E402
 
 DB = "bandit_pytest_thompson"
 MC_DRAWS = 1_000_000
 MC_CHUNK = 50_000
 
-results = []
+tap = Tap()
+check = tap.check
 
-
-def check(ok, name, diag=None):
-    results.append((bool(ok), name, diag))
-
-
-def connect(dbname):
-    conn = psycopg2.connect(dbname=dbname)
-    conn.autocommit = True
-    return conn
 
 
 def field(text, key):
@@ -210,15 +203,8 @@ def compare_mc(db, rng, name, label):
 
 
 def main():
-    start = time.time()
-    admin = connect("postgres")
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-    admin.cursor().execute(f"CREATE DATABASE {DB}")
-    conn = None
-    try:
-        conn = connect(DB)
+    with scratch_database(DB) as conn:
         db = Db(conn)
-        db.q("CREATE EXTENSION bandit")
         db.q("SET bandit.seed = 2718")
         rng = np.random.default_rng(31415)
 
@@ -297,27 +283,9 @@ def main():
             rows = db.q("SELECT (s).propensity, bandit_policy_prob(%s, (s).arm) FROM "
                         "(SELECT bandit_select(%s) AS s FROM generate_series(1, 50)) q", (name, name))
             check(all(a == b for a, b in rows), f"{name}: bandit_select logs exactly bandit_policy_prob")
-    finally:
-        if conn is not None:
-            conn.close()
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-        admin.close()
 
-    print(f"1..{len(results)}")
-    for n, (ok, name, diag) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {n} - {name}")
-        if diag:
-            print(f"# {diag}")
-    print(f"# {time.time() - start:.1f} s")
-    return 0 if all(ok for ok, _, _ in results) else 1
+    return tap.report()
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as exc:  # a crash is a failure with a plan, not silence
-        import traceback
-        traceback.print_exc(file=sys.stdout)
-        print("1..1")
-        print(f"not ok 1 - thompson_propensity.py crashed: {type(exc).__name__}: {exc}")
-        sys.exit(1)
+    run_checks(main, "thompson_propensity.py")

@@ -24,25 +24,19 @@ default_rng(seed) makes the simulated rewards.  The database
 bandit_pytest_units is created and dropped here.
 """
 import math
+import os
 import sys
-import time
 
 import numpy as np
-import psycopg2
 from scipy import stats
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from taplib import Tap, connect, run_checks, scratch_database  # noqa: E402
+
 DB = "bandit_pytest_units"
-results = []
+tap = Tap()
+check = tap.check
 
-
-def check(ok, name, diag=None):
-    results.append((bool(ok), name, diag))
-
-
-def connect(dbname):
-    conn = psycopg2.connect(dbname=dbname)
-    conn.autocommit = True
-    return conn
 
 
 def q(cur, sql, args=None):
@@ -92,15 +86,8 @@ def chi_square_fit(cur, exp, n_units, label):
 
 
 def main():
-    start = time.time()
-    admin = connect("postgres")
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-    admin.cursor().execute(f"CREATE DATABASE {DB}")
-    conn = None
-    try:
-        conn = connect(DB)
+    with scratch_database(DB) as conn:
         cur = conn.cursor()
-        q(cur, "CREATE EXTENSION bandit")
         rng = np.random.default_rng(8080)
 
         # same unit, same state: same arm (other seed, other session)
@@ -168,27 +155,9 @@ def main():
               "epsilon-greedy, 4 of 5 arms enabled: 20,000 units fit the propensities (chi-square p > 0.001), "
               "none gets the disabled arm",
               f"observed {observed.tolist()} expected {np.round(expected, 1).tolist()} p {pvalue:.4f}")
-    finally:
-        if conn is not None:
-            conn.close()
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-        admin.close()
 
-    print(f"1..{len(results)}")
-    for n, (ok, name, diag) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {n} - {name}")
-        if diag:
-            print(f"# {diag}")
-    print(f"# {time.time() - start:.1f} s")
-    return 0 if all(ok for ok, _, _ in results) else 1
+    return tap.report()
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as exc:  # a crash is a failure with a plan, not silence
-        import traceback
-        traceback.print_exc(file=sys.stdout)
-        print("1..1")
-        print(f"not ok 1 - unit_draws.py crashed: {type(exc).__name__}: {exc}")
-        sys.exit(1)
+    run_checks(main, "unit_draws.py")
