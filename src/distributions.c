@@ -179,6 +179,18 @@ log_of_ratio(double x, double y, double other_over_own)
 	return ((x <= y) ? log(x) : log1p(-y)) + log1p(other_over_own);
 }
 
+/* log(x0^a y0^b / B(a,b)) at the mean x0 = a/(a+b), y0 = 1 - x0, for
+ * a, b >= STIRLING_MIN: sqrt(a y0) / sqrt(2 pi) * exp(-Stirling corrections)
+ * (see log_beta_kernel). */
+static double
+log_mode_kernel(double a, double b)
+{
+	double		r = a + b;
+
+	return 0.5 * log(a * (b / r)) - LOG_SQRT_2PI
+		- (stirling_correction(a) + stirling_correction(b) - stirling_correction(r));
+}
+
 /*
  * log(x^a y^b / B(a,b)) with y = 1 - x, the smaller of x, y being exact.
  * dev = x - a/(a+b) if the caller knows it more precisely, else NAN.
@@ -208,8 +220,7 @@ log_beta_kernel(double x, double y, double a, double b, double dev)
 		dev = deviation_from_mean(x, y, a, b);
 	return scaled_log1pmx(a, dev / x0, log_x + log1p(b / a))
 		+ scaled_log1pmx(b, -dev / y0, log_y + log1p(a / b))
-		+ 0.5 * log(a * y0) - LOG_SQRT_2PI
-		- (stirling_correction(a) + stirling_correction(b) - stirling_correction(r));
+		+ log_mode_kernel(a, b);
 }
 
 /* log of the Beta(a,b) density at x in (0,1), y = 1 - x. */
@@ -663,24 +674,105 @@ dist_beta_quantile_logit(double p, double a, double b)
 	return reflected ? log1p(-z) - log(z) : log(z) - log1p(-z);
 }
 
+dist_logit_point
+dist_logit_point_at(double u)
+{
+	dist_logit_point pt;
+
+	/* x = 1/(1 + e^-u), y = 1/(1 + e^u), each formed without cancellation;
+	 * log x - log y = u */
+	double		e = exp(-fabs(u));
+	double		log_big = -log1p(e);	/* log of the larger of x, y */
+
+	pt.x = (u >= 0.0) ? 1.0 / (1.0 + e) : e / (1.0 + e);
+	pt.y = (u >= 0.0) ? e / (1.0 + e) : 1.0 / (1.0 + e);
+	pt.log_x = (u >= 0.0) ? log_big : u + log_big;
+	pt.log_y = (u >= 0.0) ? log_big - u : log_big;
+	return pt;
+}
+
 void
 dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density)
 {
-	double		e,
-				x,
-				y,
-				upper;
+	dist_logit_point pt;
+	double		upper;
 
 	if (!is_positive_finite(a) || !is_positive_finite(b) || isnan(u))
 	{
 		*cdf = *density = NAN;
 		return;
 	}
-	/* x = 1/(1 + e^-u), y = 1/(1 + e^u), each formed without cancellation */
-	e = exp(-fabs(u));
-	x = (u >= 0.0) ? 1.0 / (1.0 + e) : e / (1.0 + e);
-	y = (u >= 0.0) ? e / (1.0 + e) : 1.0 / (1.0 + e);
-	beta_inc(x, y, a, b, NAN, cdf, &upper, density);
+	pt = dist_logit_point_at(u);
+	beta_inc(pt.x, pt.y, a, b, NAN, cdf, &upper, density);
+}
+
+/*
+ * log(1 + v) - v for |v| <= LOG1PMX_SERIES_MAX by the series of log1pmx
+ * (s = v / (2 + v), |s| < 0.053), truncated where the next term is below
+ * 1e-19 of the result.
+ */
+#define LOG1PMX_SERIES_MAX	0.1
+
+static double
+log1pmx_small(double v)
+{
+	double		s = v / (2.0 + v);
+	double		s2 = s * s;
+
+	return 2.0 * s * s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0
+			+ s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0)))))))
+		- v * s;
+}
+
+/*
+ * log(1 + v) - v, where log_ratio = log(1 + v) computed from the logarithms
+ * of the point and the mode. Beyond the series, log1p(v) - v loses only a
+ * digit or two; but where 1 + v is small, v has lost its relative precision
+ * and log_ratio is the accurate one.
+ */
+static double
+log1pmx_given_log(double v, double log_ratio)
+{
+	if (fabs(v) <= LOG1PMX_SERIES_MAX)
+		return log1pmx_small(v);
+	return ((v > -0.5) ? log1p(v) : log_ratio) - v;
+}
+
+void
+dist_beta_logit_kernel_init(dist_beta_logit_kernel *kern, double a, double b)
+{
+	kern->a = a;
+	kern->b = b;
+	kern->x0 = a / (a + b);
+	kern->y0 = b / (a + b);
+	kern->log_x0 = -log1p(b / a);
+	kern->log_y0 = -log1p(a / b);
+	kern->centred = (fmin(a, b) >= STIRLING_MIN);
+	kern->log_scale = kern->centred ? log_mode_kernel(a, b) : -dist_lbeta(a, b);
+}
+
+/*
+ * As log_beta_kernel: for small a or b directly; otherwise
+ *   a (log(x/x0) - v_x) + b (log(y/y0) - v_y) + log(x0^a y0^b / B(a,b)),
+ * v_x = x/x0 - 1, v_y = y/y0 - 1 (the linear terms a v_x + b v_y cancel
+ * exactly), with x - x0 taken from whichever of x, y is the smaller (exact),
+ * and the point's logarithms shared by all arms.
+ */
+double
+dist_beta_logit_log_density(const dist_beta_logit_kernel *kern, const dist_logit_point *pt)
+{
+	double		dev,
+				v_x,
+				v_y;
+
+	if (!kern->centred)
+		return kern->a * pt->log_x + kern->b * pt->log_y + kern->log_scale;
+	dev = (pt->x <= pt->y) ? pt->x - kern->x0 : kern->y0 - pt->y;
+	v_x = dev / kern->x0;
+	v_y = -dev / kern->y0;
+	return kern->a * log1pmx_given_log(v_x, pt->log_x - kern->log_x0)
+		+ kern->b * log1pmx_given_log(v_y, pt->log_y - kern->log_y0)
+		+ kern->log_scale;
 }
 
 /*
@@ -708,11 +800,36 @@ t_at_minus(double s, double nu, double *lower, double *upper, double *density)
 	*density = 2.0 * kernel / root;
 }
 
+void
+dist_t_kernel_init(dist_t_kernel *kern, double nu)
+{
+	kern->nu = nu;
+	kern->normal = (nu > T_NORMAL_NU);
+	kern->log_scale = kern->normal ? -LOG_SQRT_2PI : -dist_lbeta(0.5 * nu, 0.5) - 0.5 * log(nu);
+	kern->inv_sqrt_nu = 1.0 / sqrt(nu);
+	kern->half_nu_plus_1 = 0.5 * (nu + 1.0);
+}
+
+double
+dist_t_log_pdf_prepared(const dist_t_kernel *kern, double t)
+{
+	double		scaled,
+				ratio;
+
+	if (kern->normal)
+		return kern->log_scale - 0.5 * t * t;
+	scaled = t * kern->inv_sqrt_nu;
+	ratio = scaled * scaled;
+	/* (1 + t^2/nu)^(-(nu+1)/2), with the logarithm split when t^2/nu overflows */
+	if (isinf(ratio))
+		return kern->log_scale - kern->half_nu_plus_1 * 2.0 * log(fabs(scaled));
+	return kern->log_scale - kern->half_nu_plus_1 * log1p(ratio);
+}
+
 double
 dist_t_pdf(double t, double nu)
 {
-	double		ratio;
-	double		log_kernel;
+	dist_t_kernel kern;
 
 	if (!is_positive_finite(nu) || isnan(t))
 		return NAN;
@@ -720,13 +837,8 @@ dist_t_pdf(double t, double nu)
 		return dist_normal_pdf(t);
 	if (isinf(t))
 		return 0.0;
-	ratio = (t / sqrt(nu)) * (t / sqrt(nu));
-	/* (1 + t^2/nu)^(-(nu+1)/2), with the logarithm split when t^2/nu overflows */
-	if (isinf(ratio))
-		log_kernel = -0.5 * (nu + 1.0) * 2.0 * (log(fabs(t)) - 0.5 * log(nu));
-	else
-		log_kernel = -0.5 * (nu + 1.0) * log1p(ratio);
-	return exp(log_kernel - dist_lbeta(0.5 * nu, 0.5) - 0.5 * log(nu));
+	dist_t_kernel_init(&kern, nu);
+	return exp(dist_t_log_pdf_prepared(&kern, t));
 }
 
 double

@@ -48,6 +48,60 @@ double dist_beta_quantile(double p, double a, double b);
 double dist_beta_quantile_logit(double p, double a, double b);
 void dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density);
 
+/*
+ * Densities at many points (Thompson sampling): the constants of one
+ * distribution are prepared once, and the logarithms that depend only on the
+ * point are computed once per point and shared by all distributions
+ * evaluated there. No validation: parameters must be finite and positive.
+ *
+ * dist_logit_point_at(u): x = 1 / (1 + exp(-u)), y = 1 - x, log x and log y,
+ *     each formed without cancellation. x and y stay normal doubles while
+ *     |u| < 708; log x and log y are accurate for any finite u, and so is
+ *     the density below, which falls back on them where x or y underflows.
+ * dist_beta_logit_log_density: log of x^a y^b / B(a,b), the density of
+ *     U = log(X / (1 - X)) for X ~ Beta(a,b). For min(a,b) >= 10 it is
+ *     written around the mode so that the large terms cancel analytically;
+ *     absolute error (against 40-digit values at the same u) below 3e-13
+ *     for a + b <= 1e4 and below 1.3e-11 up to a + b = 1e7, from the mode to
+ *     30 standard deviations out.
+ * dist_t_log_pdf_prepared: log of the standard t density (as dist_t_pdf,
+ *     which uses it).
+ */
+typedef struct
+{
+	double		x;
+	double		y;
+	double		log_x;
+	double		log_y;
+} dist_logit_point;
+
+typedef struct
+{
+	double		a;
+	double		b;
+	double		x0;				/* a / (a + b), the mode of the logit density */
+	double		y0;				/* b / (a + b) */
+	double		log_x0;
+	double		log_y0;
+	double		log_scale;		/* centred: log(x0^a y0^b / B(a,b)); else -log B(a,b) */
+	int			centred;
+} dist_beta_logit_kernel;
+
+typedef struct
+{
+	double		nu;
+	double		log_scale;		/* log of the density at 0 */
+	double		inv_sqrt_nu;
+	double		half_nu_plus_1;
+	int			normal;			/* nu so large that the normal is used */
+} dist_t_kernel;
+
+dist_logit_point dist_logit_point_at(double u);
+void dist_beta_logit_kernel_init(dist_beta_logit_kernel *kern, double a, double b);
+double dist_beta_logit_log_density(const dist_beta_logit_kernel *kern, const dist_logit_point *pt);
+void dist_t_kernel_init(dist_t_kernel *kern, double nu);
+double dist_t_log_pdf_prepared(const dist_t_kernel *kern, double t);
+
 /* Standard Student t with nu > 0 degrees of freedom (nu need not be an
  * integer). */
 double dist_t_pdf(double t, double nu);

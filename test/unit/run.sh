@@ -2,6 +2,7 @@
 # Builds the unit-test driver for src/distributions.c and src/thompson.c into
 # test/unit/build/ and checks it against SciPy, printing TAP. Exit status is
 # nonzero if anything fails. Also runs under prove:  prove test/unit/run.sh
+# (Timing lives in bench/thompson.sh, not here.)
 #
 # Needs gcc and Debian's python3 with numpy and scipy
 #   (apt-get install -y python3-numpy python3-scipy);
