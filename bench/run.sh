@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: every bandit benchmark case beside its baseline, in one run.
-# Each figure is the median of RUNS runs (default 5); the ratio is
-# bandit / baseline (higher is better for throughput).
+# Each figure is the median of RUNS runs (default 5); the ratio is the
+# median of per-run bandit / baseline ratios (higher is better).
 #   bash bench/run.sh            # uses the throwaway cluster (scripts/lib.sh)
 #   RUNS=3 SECONDS_PER_RUN=5 bash bench/run.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -63,51 +63,55 @@ SELECT decision_id FROM bandit_select('bench_t5_online') \gset
 SELECT bandit_reward(:decision_id, (random() < 0.05)::int);
 SQL
 
-declare -A samples
-run_case() {  # name, kind (tps|loop), arg
-  local name=$1 kind=$2 arg=$3 v
+# Each case is measured right after its own baseline, and the ratio is taken
+# per pair: the machine's throughput drifts from run to run (other tenants,
+# CPU frequency), and a paired ratio cancels most of that drift.
+declare -A case_samples base_samples ratio_samples
+measure() {  # kind (tps|loop), arg
   reset_logs
-  if [ "$kind" = tps ]; then v=$(tps "$arg"); else v=$(loop_rate "$arg"); fi
-  samples[$name]+="$v "
+  if [ "$1" = tps ]; then tps "$2"; else loop_rate "$2"; fi
+}
+run_pair() {  # name, kind, case arg, baseline arg
+  local b c
+  b=$(measure "$2" "$4"); c=$(measure "$2" "$3")
+  base_samples[$1]+="$b "; case_samples[$1]+="$c "
+  ratio_samples[$1]+="$(awk -v c="$c" -v b="$b" 'BEGIN { printf "%.4f", c / b }') "
 }
 
+BASE_LOOP="INSERT INTO bench_decision (experiment_id, arm_id, propensity, state_version) VALUES (1, 1 + i % 5, 0.2, 1) RETURNING id INTO v;"
 log "benchmark: $RUNS runs, pgbench ${SECONDS_PER_RUN}s x $CLIENTS clients, loops of $LOOP_CALLS calls"
 for r in $(seq 1 "$RUNS"); do
   log "run $r/$RUNS"
-  run_case pgb_baseline tps "$WORK/baseline_insert.sql"
   for e in t5_online t20_online t5_batch t20_batch; do
-    run_case "pgb_$e" tps "$WORK/select_$e.sql"
+    run_pair "pgb_$e" tps "$WORK/select_$e.sql" "$WORK/baseline_insert.sql"
+    run_pair "loop_$e" loop "PERFORM * FROM bandit_select('bench_$e');" "$BASE_LOOP"
   done
-  run_case loop_baseline loop "INSERT INTO bench_decision (experiment_id, arm_id, propensity, state_version) VALUES (1, 1 + i % 5, 0.2, 1) RETURNING id INTO v;"
-  for e in t5_online t20_online t5_batch t20_batch; do
-    run_case "loop_$e" loop "PERFORM * FROM bandit_select('bench_$e');"
-  done
-  run_case pgb_ir_baseline tps "$WORK/baseline_insert_update.sql"
-  run_case pgb_select_reward tps "$WORK/select_reward.sql"
+  run_pair pgb_select_reward tps "$WORK/select_reward.sql" "$WORK/baseline_insert_update.sql"
 done
 
-med() { echo "${samples[$1]}" | tr ' ' '\n' | grep -v '^$' | median; }
-report() {  # label, case, baseline, target
-  local b c ratio
-  c=$(med "$2"); b=$(med "$3")
-  ratio=$(awk -v c="$c" -v b="$b" 'BEGIN { printf "%.2f", c / b }')
-  printf '| %-44s | %12s | %12s | %6s | %-7s |\n' "$1" "$c" "$b" "$ratio" "$4"
+med() { echo "$1" | tr ' ' '\n' | grep -v '^$' | median; }
+report() {  # label, case, target
+  printf '| %-46s | %9.0f | %9.0f | %5.2f | %-6s |\n' "$1" \
+    "$(med "${case_samples[$2]}")" "$(med "${base_samples[$2]}")" "$(med "${ratio_samples[$2]}")" "$3"
 }
 {
-  echo "bandit benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m), PostgreSQL $($PG_CONFIG --version | awk '{print $2}')"
-  echo "medians of $RUNS runs; pgbench: $CLIENTS clients, ${SECONDS_PER_RUN}s, one call per transaction (tps); loops: $LOOP_CALLS calls in one transaction (calls/s)"
+  echo "bandit benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem/ {print $2}') GiB, PostgreSQL $($PG_CONFIG --version | awk '{print $2}')"
+  echo "medians of $RUNS runs; ratio = median of per-run bandit/baseline ratios (each case right after its baseline)"
+  echo "pgbench: $CLIENTS clients, ${SECONDS_PER_RUN}s, one call per transaction (tps); loop: $LOOP_CALLS calls in one transaction (calls/s)"
   echo
-  echo '| case                                         |       bandit |     baseline |  ratio | target  |'
-  echo '|----------------------------------------------|--------------|--------------|--------|---------|'
+  echo '| case                                           |    bandit |  baseline | ratio | target |'
+  echo '|------------------------------------------------|-----------|-----------|-------|--------|'
   for e in t5_online t20_online t5_batch t20_batch; do
-    report "bandit_select thompson $e, pgbench (tps)" "pgb_$e" pgb_baseline ">= 0.8"
+    report "select, thompson $e, pgbench (tps)" "pgb_$e" ">= 0.8"
   done
   for e in t5_online t20_online t5_batch t20_batch; do
-    report "bandit_select thompson $e, loop (calls/s)" "loop_$e" loop_baseline ">= 0.5"
+    report "select, thompson $e, loop (calls/s)" "loop_$e" ">= 0.5"
   done
-  report "select + reward (online, 5 arms), pgbench" pgb_select_reward pgb_ir_baseline "-"
+  report "select + reward, t5_online, pgbench (tps)" pgb_select_reward "-"
   echo
-  echo "raw samples:"
-  for k in "${!samples[@]}"; do echo "  $k: ${samples[$k]}"; done | sort
+  echo "raw samples (bandit / baseline / ratio):"
+  for k in $(printf '%s\n' "${!case_samples[@]}" | sort); do
+    echo "  $k: ${case_samples[$k]}/ ${base_samples[$k]}/ ${ratio_samples[$k]}"
+  done
 } | tee "$OUT/latest.md"
 rm -rf "$WORK"
