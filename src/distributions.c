@@ -691,6 +691,18 @@ dist_logit_point_at(double u)
 	return pt;
 }
 
+/*
+ * Where the smaller of x, y is below 1e-300 (|u| > LOGIT_FAR), beta_inc
+ * would meet it subnormal or zero, but the small tail has a closed form:
+ * I_x(a,b) = x^a y^b / (a B(a,b)) 2F1(a+b, 1; a+1; x) (DLMF 8.17.8) with
+ * 2F1(..) = 1 + x (a + b) / (a + 1) + O(x^2), so the leading term
+ * x^a y^b / (a B(a,b)) is exact to a relative x (1 + b) < 1e-300 (1 + b)
+ * (mirrored for the upper tail); it is formed from log x and log y, which
+ * never underflow. Beta(a,b) with a small a or b has much of its mass out
+ * there (Beta(0.01,0.01): 0.0005 below x = 1e-300).
+ */
+#define LOGIT_FAR		690.0
+
 void
 dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density)
 {
@@ -703,6 +715,15 @@ dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density)
 		return;
 	}
 	pt = dist_logit_point_at(u);
+	if (fabs(u) > LOGIT_FAR)
+	{
+		double		log_kernel = a * pt.log_x + b * pt.log_y - dist_lbeta(a, b);
+		double		tail = exp(log_kernel - log((u < 0.0) ? a : b));
+
+		*density = exp(log_kernel);
+		*cdf = (u < 0.0) ? tail : 1.0 - tail;
+		return;
+	}
 	beta_inc(pt.x, pt.y, a, b, NAN, cdf, &upper, density);
 }
 

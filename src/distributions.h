@@ -43,7 +43,10 @@ double dist_beta_quantile(double p, double a, double b);
  *                             (-inf / +inf for p = 0 / 1).
  *   dist_beta_logit_eval:     at x = 1 / (1 + exp(-u)), sets *cdf = I_x(a,b)
  *                             and *density = x^a (1-x)^b / B(a,b), the density
- *                             of U = log(X / (1 - X)).
+ *                             of U = log(X / (1 - X)), for any finite u: where
+ *                             x or 1 - x is below 1e-300 (|u| > 690), from the
+ *                             leading term of the small tail (relative error
+ *                             below 1e-300 (1 + max(a,b))).
  */
 double dist_beta_quantile_logit(double p, double a, double b);
 void dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density);

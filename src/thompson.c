@@ -23,6 +23,15 @@
  *    1; small a or b put mass within 1e-16 of 1, where x itself loses all
  *    precision), and u = asinh((x - c)/w) for t arms (power-law tails
  *    ~|x|^-(nu+1) become ~e^(-nu |u|)).
+ *    With a small a, Beta(a,b) holds mass far below x = 1e-300: its logit
+ *    tail is ~e^(a u), reaching TAIL_EPS only at u ~ -30/a (-3000 for
+ *    Beta(0.01,0.01)); symmetrically for b. Nothing needs x there: the
+ *    densities use log x and log y, which stay exact for any finite u, and
+ *    the cdf at L comes, where x or 1 - x underflows, from the closed form
+ *    of the small tail (dist_beta_logit_eval). So the domain simply extends
+ *    as far as the tails do (a or b down to ~3e-307; below that, 30/a nears
+ *    the largest double and the call is refused); the panels, placed from
+ *    each arm's own shape, scale with it.
  *  - Domain: with lo_j <= (the TAIL_EPS quantile of arm j) and
  *    hi_j >= (its 1 - TAIL_EPS quantile), only [L, U] = [max_j lo_j, max_j hi_j]
  *    is integrated:
@@ -37,15 +46,21 @@
  *    quantiles, only on the safe side: they are where a rigorous bound on
  *    the tail mass falls to TAIL_EPS (found in a few Newton steps on
  *    densities, see beta_tail_bound and t_tail_bound).
- *  - Panels: breakpoints at each arm's mode, at about one standard deviation
- *    either side, between there and lo_j / hi_j (equally spaced in u for Beta
- *    arms, whose logit tails are exponential or lighter; geometrically in
- *    x - loc for t arms, whose tails are power laws), and at hi_j, clipped to
- *    [L, U], so every density, however narrow, gets nodes. A candidate
- *    closer to the last kept breakpoint than its own spacing (the bulk width
- *    for the central three, the distance to the next point inwards for tail
- *    points) is dropped, which keeps the panel count modest when many arms
- *    overlap.
+ *  - Panels: breakpoints at each arm's mode, at the edges of its bulk either
+ *    side (one scale unit for t arms; for Beta arms where the density has
+ *    fallen by e^-1/2, one standard deviation for near-normal arms, but far
+ *    apart on the two sides when a or b is small: see beta_bulk_edge),
+ *    between there and lo_j / hi_j (equally spaced in u for Beta arms, whose
+ *    logit tails are exponential or lighter; geometrically in x - loc for t
+ *    arms, whose tails are power laws), and at hi_j, clipped to [L, U], so
+ *    every density, however narrow, gets nodes; for Beta arms also a mesh
+ *    graded towards u = 0, where all their logit densities bend (see
+ *    bend_break). A candidate is dropped when it is closer to the last kept
+ *    breakpoint than to its arm's own point below, or closer to U than to
+ *    its arm's point above, which keeps the panel count modest when many
+ *    arms overlap, yet a panel never spans more than about two consecutive
+ *    spacings of any arm's points (a one-sided rule: the two sides of an
+ *    arm can differ in scale by a factor of 1e9).
  *  - Error control: every component -- the k integrands, and the k densities
  *    f_j, whose integrals are the cdfs -- has the error estimate
  *    |K15 - G7| on each panel. A panel is accepted when, for every component,
@@ -85,13 +100,17 @@
 #define MAX_EXTRA_PANELS	2000
 #define MERGE_FRACTION		1.0
 
-/* Breakpoints per arm: mode, mode -+ spread, N_TAIL_BREAKS in each tail, hi. */
+/* Breakpoints per arm: mode, bulk edges, N_TAIL_BREAKS in each tail, hi. */
 #define N_TAIL_BREAKS		3
 #define N_BREAKS			(4 + 2 * N_TAIL_BREAKS)
+/* Shared by Beta arms: 0 and -+2^m for m = 0 .. 6 (see bend_break). */
+#define N_BEND_BREAKS		15
 
-/* For Beta arms, the exact cdf at L needs x and 1 - x to be normal doubles
- * (|L| < 708). (The densities have no such limit: they use log x, log y.) */
-#define MAX_ABS_LOGIT		700.0
+/* Bulk edges: where the log density is BULK_DROP -+ BULK_SLACK below its
+ * peak (see beta_bulk_edge). */
+#define BULK_DROP			0.5
+#define BULK_SLACK			0.25
+#define BULK_MAX_ITER		30
 
 /* Search for a tail point: Newton steps (bisection when they leave the
  * bracket), accepting a bound between e^-TAIL_SLACK and 1 times the level. */
@@ -178,12 +197,14 @@ typedef struct
 	double		dx_du;			/* t */
 } node;
 
-/* A proposed panel boundary, dropped if closer than min_gap to the one kept
- * before it. */
+/* A proposed panel boundary of one arm, dropped if closer to the boundary
+ * kept before it than to the arm's own point below (gap_below), or closer
+ * to the upper limit than to the arm's own point above (gap_above). */
 typedef struct
 {
 	double		u;
-	double		min_gap;
+	double		gap_below;
+	double		gap_above;
 } breakpoint;
 
 /* Where an arm proposes breakpoints; lo and hi bound its TAIL_EPS tails. */
@@ -367,6 +388,23 @@ typedef struct
 } beta_tail;
 
 /*
+ * g'(u) = a (1 - x) - b x = -(a + b) (x - x0) for g = log f, f the density
+ * of the logit of a Beta arm, at pt, d = u - mode. x - x0 = x y0 (1 - e^-d)
+ * near the mode, accurate however narrow the arm (the difference of the
+ * rounded x and x0 is 0 once the arm is narrower than the spacing of doubles
+ * near x0); farther out the difference is accurate, and the product could
+ * be 0 * inf.
+ */
+static double
+beta_log_slope(const dist_beta_logit_kernel *kern, const dist_logit_point *pt, double d)
+{
+	double		dev = (fabs(d) < 1.0) ? pt->x * kern->y0 * -expm1(-d)
+		: (pt->x <= pt->y) ? pt->x - kern->x0 : kern->y0 - pt->y;
+
+	return -(kern->a + kern->b) * dev;
+}
+
+/*
  * Beta arms, at u = mode + side r: with g = log f (f the density of the
  * logit), g'' = -(a + b) x (1 - x) < 0, so the density is log-concave:
  * beyond u (away from the mode) f(v) <= f(u) exp(g'(u) (v - u)), and the
@@ -379,14 +417,7 @@ beta_tail_bound(const void *context, double r, double *derivative)
 	const dist_beta_logit_kernel *kern = c->kern;
 	double		d = c->side * r;
 	dist_logit_point pt = dist_logit_point_at(c->mode + d);
-
-	/* x - x0 = x y0 (1 - e^-d) near the mode, accurate however narrow the
-	 * arm (the difference of the rounded x and x0 is 0 once the arm is
-	 * narrower than the spacing of doubles near x0); farther out the
-	 * difference is accurate, and the product could be 0 * inf */
-	double		dev = (fabs(d) < 1.0) ? pt.x * kern->y0 * -expm1(-d)
-		: (pt.x <= pt.y) ? pt.x - kern->x0 : kern->y0 - pt.y;
-	double		slope = -(kern->a + kern->b) * dev; /* g'(u) */
+	double		slope = beta_log_slope(kern, &pt, d);
 	double		curvature = -(kern->a + kern->b) * pt.x * pt.y;
 
 	*derivative = c->side * (slope - curvature / slope);
@@ -419,6 +450,48 @@ beta_tail_point(const dist_beta_logit_kernel *kern, double mode, double sd, doub
 	r = tail_search(beta_tail_bound, &c, fmin(normal, exponential));
 	if (isnan(r))
 		r = tail_search(beta_tail_bound, &c, fmax(normal, exponential));
+	return mode + side * r;
+}
+
+/*
+ * Edge of the bulk of a Beta arm on one side: where its log density has
+ * fallen BULK_DROP below the peak (one standard deviation for a normal).
+ * mode -+ sd, the normal approximation, is far off when a or b is small:
+ * the logit density is then two exponential tails of scales 1/a and 1/b
+ * joined by a bend of width ~1 near u = 0. For Beta(1, 1e-10) (mode 23,
+ * sd 1e5) the density falls by e^-1/2 at u = 0.4 on the left, on the bend,
+ * but only at 5e9 on the right; mode -+ sd would leave the bend inside a
+ * panel 1e5 wide, where the nodes miss it.
+ * h(r) = g(mode) - g(mode + side r) - BULK_DROP is convex with h(0) < 0, so
+ * Newton's iterates from any r > 0 are, after at most one step, beyond the
+ * root and decrease to it; started at min(sd, the tail point), they stop
+ * at once for near-normal arms and within a few steps on exponential or
+ * doubly exponential sides. Returns u, not beyond the tail point.
+ */
+static double
+beta_bulk_edge(const dist_beta_logit_kernel *kern, double mode, double peak, double sd,
+			   double tail, int side)
+{
+	double		r_max = side * (tail - mode),
+				r = fmin(sd, r_max);
+	int			iter;
+
+	for (iter = 0; iter < BULK_MAX_ITER; iter++)
+	{
+		dist_logit_point pt = dist_logit_point_at(mode + side * r);
+		double		h = peak - dist_beta_logit_log_density(kern, &pt) - BULK_DROP,
+					next;
+
+		if (fabs(h) <= BULK_SLACK || (h < 0.0 && r >= r_max))
+			break;
+		/* h'(r) = -side g'(u) */
+		next = r + h / (side * beta_log_slope(kern, &pt, side * r));
+		if (!(next < r_max))
+			next = r_max;		/* also when NaN */
+		if (!(next > 0.0))
+			break;				/* only by rounding */
+		r = next;
+	}
 	return mode + side * r;
 }
 
@@ -499,13 +572,17 @@ arm_shape_of(const problem *pb, int j, arm_shape *sh)
 		 * exponential or lighter) */
 		double		a = pb->param1[j],
 					b = pb->param2[j],
-					sd = sqrt(1.0 / a + 1.0 / b);
+					sd = sqrt(1.0 / a + 1.0 / b),
+					peak;
+		dist_logit_point at_mode;
 
 		mode = log(a) - log(b);
+		at_mode = dist_logit_point_at(mode);
+		peak = dist_beta_logit_log_density(&pb->beta[j], &at_mode);
 		sh->lo = beta_tail_point(&pb->beta[j], mode, sd, TAIL_EPS, -1);
 		sh->hi = beta_tail_point(&pb->beta[j], mode, sd, TAIL_EPS, 1);
-		lower[0] = fmax(mode - sd, sh->lo);
-		upper[0] = fmin(mode + sd, sh->hi);
+		lower[0] = fmax(beta_bulk_edge(&pb->beta[j], mode, peak, sd, sh->lo, -1), sh->lo);
+		upper[0] = fmin(beta_bulk_edge(&pb->beta[j], mode, peak, sd, sh->hi, 1), sh->hi);
 		for (m = 1; m <= N_TAIL_BREAKS; m++)
 		{
 			double		f = (double) m / (N_TAIL_BREAKS + 1);
@@ -542,21 +619,19 @@ arm_shape_of(const problem *pb, int j, arm_shape *sh)
 	if (!(sh->lo <= lower[0] && lower[0] <= upper[0] && upper[0] <= sh->hi))
 		return -1;
 
-	sh->breaks[n].u = mode;
-	sh->breaks[n++].min_gap = MERGE_FRACTION * (upper[0] - lower[0]);
-	sh->breaks[n].u = lower[0];
-	sh->breaks[n++].min_gap = MERGE_FRACTION * (upper[0] - lower[0]);
-	sh->breaks[n].u = upper[0];
-	sh->breaks[n++].min_gap = MERGE_FRACTION * (upper[0] - lower[0]);
-	for (m = 1; m <= N_TAIL_BREAKS; m++)
+	/* in increasing order; each with its distance to the arm's point below */
+	for (m = N_TAIL_BREAKS; m >= 0; m--)
+		sh->breaks[n++].u = lower[m];
+	sh->breaks[n++].u = mode;
+	for (m = 0; m <= N_TAIL_BREAKS + 1; m++)
+		sh->breaks[n++].u = upper[m];
+	for (n = 0; n < N_BREAKS; n++)
 	{
-		sh->breaks[n].u = lower[m];
-		sh->breaks[n++].min_gap = MERGE_FRACTION * (lower[m - 1] - lower[m]);
-	}
-	for (m = 1; m <= N_TAIL_BREAKS + 1; m++)
-	{
-		sh->breaks[n].u = upper[m];
-		sh->breaks[n++].min_gap = MERGE_FRACTION * (upper[m] - upper[m - 1]);
+		sh->breaks[n].gap_below = MERGE_FRACTION
+			* (sh->breaks[n].u - ((n == 0) ? sh->lo : sh->breaks[n - 1].u));
+		sh->breaks[n].gap_above = (n + 1 < N_BREAKS)
+			? MERGE_FRACTION * (sh->breaks[n + 1].u - sh->breaks[n].u)
+			: sh->breaks[n].gap_below;
 	}
 	return 0;
 }
@@ -720,6 +795,34 @@ integrate_panel(problem *pb, double left, double right, double tolerance)
 	return unresolved;
 }
 
+/*
+ * The bend shared by all Beta arms. The log density g of the logit has slope
+ * g'(u) = a - (a + b) / (1 + e^-u): a logistic function of u, constant up to
+ * O(e^-|u|) outside a few units around u = 0, so each arm's density is a
+ * plain exponential far out but bends there. For small a or b an arm's own
+ * breakpoints can be 1e5 apart across that bend (Beta(30, 1e-4): mode 12.6,
+ * right bulk edge 5014), and a panel much wider than the bend hides it
+ * between the Kronrod nodes, where neither the error estimate nor bisection
+ * can see it (errors up to ~min(a,b)^2 went unnoticed). So the candidates
+ * also hold a mesh graded towards 0 (past 64, e^-|u| < 1e-27), each point
+ * with its distances to its neighbours as gaps, so that it is dropped
+ * wherever the arms already give finer panels.
+ */
+static const double bend_mesh[N_BEND_BREAKS] = {
+	-64, -32, -16, -8, -4, -2, -1, 0, 1, 2, 4, 8, 16, 32, 64
+};
+
+static breakpoint
+bend_break(int i)
+{
+	breakpoint	bp;
+
+	bp.u = bend_mesh[i];
+	bp.gap_below = (i > 0) ? bend_mesh[i] - bend_mesh[i - 1] : bend_mesh[1] - bend_mesh[0];
+	bp.gap_above = (i + 1 < N_BEND_BREAKS) ? bend_mesh[i + 1] - bend_mesh[i] : bp.gap_below;
+	return bp;
+}
+
 static int
 compare_breakpoints(const void *a, const void *b)
 {
@@ -749,7 +852,7 @@ prob_best(problem *pb, double *prob_out)
 	void	   *block;
 	arm_shape  *shapes;
 	breakpoint *candidates;
-	size_t		max_candidates = (size_t) k * N_BREAKS;
+	size_t		max_candidates = (size_t) k * N_BREAKS + N_BEND_BREAKS;
 	double	   *scratch,
 			   *kept;
 
@@ -823,8 +926,6 @@ prob_best(problem *pb, double *prob_out)
 		goto done;
 	}
 
-	if (pb->family == FAMILY_BETA && !(fabs(lower_limit) < MAX_ABS_LOGIT))
-		goto done;
 	for (j = 0; j < k; j++)
 		pb->cdf_left[j] = (pb->active_to[j] > lower_limit) ? arm_cdf(pb, j, lower_limit) : 1.0;
 
@@ -837,13 +938,22 @@ prob_best(problem *pb, double *prob_out)
 			if (shapes[j].breaks[i].u > lower_limit && shapes[j].breaks[i].u < upper_limit)
 				candidates[n_candidates++] = shapes[j].breaks[i];
 	}
+	if (pb->family == FAMILY_BETA)
+		for (i = 0; i < N_BEND_BREAKS; i++)
+		{
+			breakpoint	bp = bend_break(i);
+
+			if (bp.u > lower_limit && bp.u < upper_limit)
+				candidates[n_candidates++] = bp;
+		}
 	qsort(candidates, (size_t) n_candidates, sizeof(breakpoint), compare_breakpoints);
 	kept[n_kept++] = lower_limit;
 	last = lower_limit;
 	for (i = 0; i < n_candidates; i++)
 	{
-		if (candidates[i].u - last >= candidates[i].min_gap
-			&& upper_limit - candidates[i].u >= candidates[i].min_gap)
+		if (candidates[i].u > last
+			&& candidates[i].u - last >= candidates[i].gap_below
+			&& upper_limit - candidates[i].u >= candidates[i].gap_above)
 		{
 			kept[n_kept++] = candidates[i].u;
 			last = candidates[i].u;

@@ -24,6 +24,9 @@ References and why:
     f_i prod_{j != i} F_j over a transformed variable (logit for Beta, asinh for
     t) with its own breakpoints, domain and Boost cdfs; plus closed forms (two
     integer-parameter Beta arms, identical arms, the normal limit for t).
+    Beta arms with small a or b (mass below x = 1e-300, out of SciPy's
+    reach): closed forms, and mpmath.quad in the logit (or a 3F2 closed form
+    for two arms) when mpmath is installed.
 """
 import math
 import subprocess
@@ -720,6 +723,139 @@ def check_thompson():
         print("# thompson %-20s worst error %.2e" % (regime, worst_by_regime.get(regime, float("nan"))))
 
 
+def mp_beta_logit(u, a, b):
+    """40-digit cdf and density of U = logit(X), X ~ Beta(a, b), at u (any size)."""
+    with mpmath.workdps(40):
+        u, a, b = mpmath.mpf(u), mpmath.mpf(a), mpmath.mpf(b)
+        e = mpmath.exp(-abs(u))
+        x, y = (1 / (1 + e), e / (1 + e)) if u >= 0 else (e / (1 + e), 1 / (1 + e))
+        cdf = mpmath.betainc(a, b, 0, x, regularized=True) if u <= 0 else \
+            1 - mpmath.betainc(b, a, 0, y, regularized=True)
+        return cdf, mpmath.exp(a * mpmath.log(x) + b * mpmath.log(y) - mpmath.log(mpmath.beta(a, b)))
+
+
+def mp_beta_prob_best(a, b, dps=20):
+    """P(arm i has the largest draw) for Beta(a_i, b_i) arms, by mpmath.quad
+    (Gauss-Legendre) of f_i prod_{j != i} F_j in u = logit(x), split at 0,
+    -+2^m out to beyond 60 / min(a, b) and around every arm's mode."""
+    with mpmath.workdps(dps):
+        arms = [(mpmath.mpf(ai), mpmath.mpf(bi), mpmath.log(mpmath.beta(ai, bi))) for ai, bi in zip(a, b)]
+
+        def integrand(i):
+            def f(u):
+                e = mpmath.exp(-abs(u))
+                x, y = (1 / (1 + e), e / (1 + e)) if u >= 0 else (e / (1 + e), 1 / (1 + e))
+                value = mpmath.mpf(1)
+                for j, (aj, bj, log_b) in enumerate(arms):
+                    if j == i:
+                        value *= mpmath.exp(aj * mpmath.log(x) + bj * mpmath.log(y) - log_b)
+                    elif u <= 0:
+                        value *= mpmath.betainc(aj, bj, 0, x, regularized=True)
+                    else:
+                        value *= 1 - mpmath.betainc(bj, aj, 0, y, regularized=True)
+                return value
+            return f
+        points = {0.0}
+        m = 0
+        while 2.0 ** m < 120.0 / min(min(a), min(b)):
+            points |= {2.0 ** m, -2.0 ** m}
+            m += 1
+        for ai, bi in zip(a, b):
+            mode, sd = math.log(ai) - math.log(bi), math.sqrt(1 / ai + 1 / bi)
+            points |= {mode + side * sd * f for side in (-1, 1) for f in (0, 0.5, 1, 2, 4, 8, 16)}
+        points = [-mpmath.inf] + sorted(points) + [mpmath.inf]
+        return np.array([float(mpmath.quad(integrand(i), points, method="gauss-legendre"))
+                         for i in range(len(arms))])
+
+
+def mp_two_beta(a1, b1, a2, b2):
+    """P(X1 < X2) = B(a1+a2, b1+b2) / (a1 B(a1,b1) B(a2,b2))
+    3F2(a1+b1, a1+a2, 1; a1+1, a1+a2+b1+b2; 1), from the series of I_x(a1,b1)
+    (DLMF 8.17.8) integrated term by term against the density of X2."""
+    with mpmath.workdps(30):
+        a1, b1, a2, b2 = (mpmath.mpf(v) for v in (a1, b1, a2, b2))
+        return float(mpmath.beta(a1 + a2, b1 + b2) / (a1 * mpmath.beta(a1, b1) * mpmath.beta(a2, b2))
+                     * mpmath.hyp3f2(a1 + b1, a1 + a2, 1, a1 + 1, a1 + a2 + b1 + b2, 1))
+
+
+SMALL_TOL = 1e-8
+
+
+def check_thompson_small_parameters():
+    """Beta arms with small a or b: most of the mass lies below x = 1e-300
+    (or within it of 1), logit tails reach |u| ~ 30/a, and the two sides of
+    a density can differ in scale by 1e10. Once refused (-1) or off by up to
+    5e-9 without notice."""
+    # closed forms: identical arms 1/k; Beta(a_j, 1) has cdf x^a_j, so
+    # P_i = a_i / sum(a); P(Beta(1, d) > Beta(a, b)) = B(a, b + d) / B(a, b)
+    cases = []
+    for c, k in [(0.04, 2), (0.02, 2), (0.01, 2), (0.01, 3), (1e-3, 5), (1e-6, 2), (1e-300, 3)]:
+        cases.append(("%d x Beta(%g,%g)" % (k, c, c), [c] * k, [c] * k, np.full(k, 1.0 / k)))
+    for a in ([1e-5, 2e-5, 3e-5], [0.01, 0.02, 0.005, 0.04], [1e-300, 3e-300]):
+        cases.append(("Beta(%s, 1)" % a, a, [1.0] * len(a), np.array(a) / sum(a)))
+    for a, b, d in [(30, 1e-4, 1e-4), (30, 3e-9, 3e-9), (5, 1e-9, 1e-9), (1e-4, 1e-4, 1e-4),
+                    (1, 1e-10, 1e-7), (1e-4, 1000, 1e-4), (2, 1e-6, 3e-6)]:
+        p = math.exp(special.betaln(a, b + d) - special.betaln(a, b))
+        cases.append(("Beta(%g,%g) vs Beta(1,%g)" % (a, b, d), [a, 1.0], [b, d], np.array([1 - p, p])))
+    out = run_driver([ts_beta_command(np.array(a, float), np.array(b, float)) for _, a, b, _ in cases])
+    errs, bad = [], []
+    for (label, _, _, want), line in zip(cases, out):
+        p = parse_ts(line)
+        err = np.inf if p is None else np.abs(p - want).max()
+        errs.append(err)
+        if not err <= TS_TOL:
+            bad.append("%s: %s, expected %s, error %.2e" % (label, line[:120], want, err))
+    record(not bad, "thompson small a, b: %d closed forms (1/k, a_i/sum a, B(a,b+d)/B(a,b)), max error %.2e (tol %.0e)"
+           % (len(cases), max(errs), TS_TOL), bad)
+
+    if mpmath is None:
+        results.append((True, "thompson small a, b vs mpmath # SKIP mpmath not installed", []))
+        return
+    # the far tails of the logit cdf (where x or 1 - x underflows)
+    far = [(-800.0, 0.01, 0.01), (-5000.0, 1e-3, 2.0), (-691.0, 1.0, 1.0), (-689.0, 0.3, 3.0),
+           (-1e6, 1e-5, 1e-5), (1000.0, 3.0, 0.02), (3e4, 0.5, 1e-4), (689.0, 2.0, 0.5)]
+    out = run_driver(["beta_logit_eval %s %s %s" % (fmt(u), fmt(a), fmt(b)) for u, a, b in far])
+    bad = []
+    for (u, a, b), line in zip(far, out):
+        cdf, dens = (float(v) for v in line.split())
+        ref_cdf, ref_dens = mp_beta_logit(u, a, b)
+        cdf_err = float(abs(cdf - ref_cdf) / (ref_cdf if u < 0 else 1))    # relative in the lower tail
+        dens_err = float(abs(dens - ref_dens) / ref_dens)
+        if not (cdf_err <= 1e-13 and dens_err <= 1e-12):
+            bad.append("u=%g a=%g b=%g: cdf %.17g (ref %s), density %.17g (ref %s)"
+                       % (u, a, b, cdf, mpmath.nstr(ref_cdf, 17), dens, mpmath.nstr(ref_dens, 17)))
+    record(not bad, "beta_logit_eval beyond |u| = 690 vs 40-digit values (%d cases, cdf 1e-13 relative "
+           "in the lower tail, density 1e-12 relative)" % len(far), bad)
+
+    # two arms by the 3F2 form, more by quadrature; the first is done both
+    # ways as a check of the references
+    hard = [([0.05, 0.02], [2, 0.02]),
+            ([0.5, 0.01], [0.5, 0.03]),
+            ([5.01, 0.01], [0.01, 0.01]),
+            ([0.01, 1.01, 0.01], [0.01, 0.01, 1.01]),
+            ([0.5, 2.5, 0.5, 0.01], [0.5, 0.5, 4.5, 0.01]),
+            ([0.5, 1.5, 0.5, 10.5], [0.5, 0.5, 3.5, 30.5]),
+            ([0.01, 3.01, 5.01, 0.01], [0.01, 7.01, 0.01, 1000.01]),
+            ([200, 0.01, 3], [5, 0.01, 0.02])]
+    out = run_driver([ts_beta_command(np.array(a, float), np.array(b, float)) for a, b in hard])
+    for n, ((a, b), line) in enumerate(zip(hard, out)):
+        if len(a) == 2:
+            p1 = mp_two_beta(a[0], b[0], a[1], b[1])
+            ref = np.array([1 - p1, p1])
+        else:
+            ref = mp_beta_prob_best(a, b)
+        diag = ["ours: %s" % line[:200], "mpmath: %s" % " ".join("%.17g" % v for v in ref)]
+        ok = True
+        if n == 0:
+            quad = mp_beta_prob_best(a, b)
+            ok = np.abs(quad - ref).max() <= 1e-14
+            diag.append("reference self-check (3F2 vs quadrature) max diff %.2e" % np.abs(quad - ref).max())
+        ours = parse_ts(line)
+        err = np.inf if ours is None else np.abs(ours - ref).max()
+        record(ok and err <= SMALL_TOL, "thompson %s: max |P - mpmath| = %.2e (tol %.0e)"
+               % (" ".join("Beta(%g,%g)" % ab for ab in zip(a, b)), err, SMALL_TOL), diag)
+
+
 # --------------------------------------------------------------------- main
 
 
@@ -727,7 +863,7 @@ def main():
     start = time.time()
     for check in (check_special_values, check_beta_cdf, check_beta_cdf_high_precision,
                   check_beta_pdf_lbeta, check_beta_quantile, check_t, check_normal,
-                  check_thompson):
+                  check_thompson, check_thompson_small_parameters):
         try:
             check()
         except Exception as exc:  # e.g. the driver crashed: report, go on
