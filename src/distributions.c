@@ -660,20 +660,6 @@ dist_beta_quantile(double p, double a, double b)
 	return reflected ? 1.0 - z : z;
 }
 
-double
-dist_beta_quantile_logit(double p, double a, double b)
-{
-	int			reflected;
-	double		z;
-
-	if (!is_positive_finite(a) || !is_positive_finite(b) || !(p >= 0.0 && p <= 1.0))
-		return NAN;
-	if (p == 0.0 || p == 1.0)
-		return (p == 0.0) ? -HUGE_VAL : HUGE_VAL;
-	z = beta_quantile_core(p, a, b, &reflected);
-	return reflected ? log1p(-z) - log(z) : log(z) - log1p(-z);
-}
-
 dist_logit_point
 dist_logit_point_at(double u)
 {

@@ -39,8 +39,6 @@ double dist_beta_quantile(double p, double a, double b);
  * Beta densities (Thompson sampling). x and 1 - x are formed separately, so
  * these keep full precision where x is within 1e-16 of 0 or 1 -- much of
  * the mass of Beta(a,b) lies there when a or b is small.
- *   dist_beta_quantile_logit: log(q / (1 - q)) for q = dist_beta_quantile(p,a,b)
- *                             (-inf / +inf for p = 0 / 1).
  *   dist_beta_logit_eval:     at x = 1 / (1 + exp(-u)), sets *cdf = I_x(a,b)
  *                             and *density = x^a (1-x)^b / B(a,b), the density
  *                             of U = log(X / (1 - X)), for any finite u: where
@@ -48,7 +46,6 @@ double dist_beta_quantile(double p, double a, double b);
  *                             leading term of the small tail (relative error
  *                             below 1e-300 (1 + max(a,b))).
  */
-double dist_beta_quantile_logit(double p, double a, double b);
 void dist_beta_logit_eval(double u, double a, double b, double *cdf, double *density);
 
 /*

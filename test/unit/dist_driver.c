@@ -5,7 +5,7 @@
  *
  *      lbeta a b                      beta_pdf x a b
  *      beta_cdf x a b                 beta_quantile p a b
- *      beta_quantile_logit p a b      beta_logit_eval u a b   (prints cdf density)
+ *      beta_logit_eval u a b   (prints cdf density)
  *      t_pdf t nu     t_cdf t nu      t_quantile p nu
  *      normal_pdf z   normal_cdf z    normal_quantile p
  *      ts_beta k a1 b1 ... ak bk      ts_t k loc1 scale1 nu1 ...
@@ -108,8 +108,6 @@ main(void)
 			printf("%.17g\n", dist_beta_cdf(args[0], args[1], args[2]));
 		else if (strcmp(cmd, "beta_quantile") == 0 && n == 3)
 			printf("%.17g\n", dist_beta_quantile(args[0], args[1], args[2]));
-		else if (strcmp(cmd, "beta_quantile_logit") == 0 && n == 3)
-			printf("%.17g\n", dist_beta_quantile_logit(args[0], args[1], args[2]));
 		else if (strcmp(cmd, "beta_logit_eval") == 0 && n == 3)
 		{
 			double		cdf,
