@@ -6,7 +6,7 @@
 set -euo pipefail
 SRC=bandit_dump_src
 DST=bandit_dump_dst
-DUMP=$(mktemp /tmp/bandit-dump.XXXXXX)
+DUMP=$(mktemp)
 q() { psql -X -v ON_ERROR_STOP=1 -qtA "$@"; }
 n=0; failed=0
 check() {  # description, command...
