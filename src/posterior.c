@@ -21,6 +21,7 @@
 #include "posterior.h"
 #include "policy.h"
 #include "random.h"
+#include "textio.h"
 
 PG_FUNCTION_INFO_V1(beta_posterior_in);
 PG_FUNCTION_INFO_V1(beta_posterior_out);
@@ -256,106 +257,6 @@ beta_posterior_mean(const BetaPosterior *p)
  * whitespace is allowed around tokens.
  * ------------------------------------------------------------------------
  */
-
-typedef struct TextCursor
-{
-	const char *type_name;
-	const char *input;
-	const char *pos;
-} TextCursor;
-
-static void text_syntax_error(TextCursor *cur, const char *expected) pg_attribute_noreturn();
-
-static void
-text_syntax_error(TextCursor *cur, const char *expected)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type %s: \"%s\"",
-					cur->type_name, cur->input),
-			 errdetail("Expected %s at position %d.", expected,
-					   (int) (cur->pos - cur->input) + 1)));
-}
-
-static void
-skip_spaces(TextCursor *cur)
-{
-	while (isspace((unsigned char) *cur->pos))
-		cur->pos++;
-}
-
-static void
-expect_char(TextCursor *cur, char c, const char *what)
-{
-	skip_spaces(cur);
-	if (*cur->pos != c)
-		text_syntax_error(cur, what);
-	cur->pos++;
-}
-
-static void
-expect_key(TextCursor *cur, const char *key)
-{
-	size_t		len = strlen(key);
-
-	skip_spaces(cur);
-	if (strncmp(cur->pos, key, len) != 0)
-		text_syntax_error(cur, psprintf("\"%s=\"", key));
-	cur->pos += len;
-	expect_char(cur, '=', psprintf("\"=\" after \"%s\"", key));
-}
-
-static double
-read_float_field(TextCursor *cur, const char *key)
-{
-	char	   *end;
-	double		value;
-
-	expect_key(cur, key);
-	skip_spaces(cur);
-	errno = 0;
-	value = strtod(cur->pos, &end);
-	if (end == cur->pos || errno == ERANGE)
-		text_syntax_error(cur, psprintf("a number for \"%s\"", key));
-	cur->pos = end;
-	return value;
-}
-
-static int64
-read_count_field(TextCursor *cur, const char *key)
-{
-	char	   *end;
-	long long	value;
-
-	expect_key(cur, key);
-	skip_spaces(cur);
-	if (!isdigit((unsigned char) *cur->pos) && *cur->pos != '-')
-		text_syntax_error(cur, psprintf("an integer for \"%s\"", key));
-	errno = 0;
-	value = strtoll(cur->pos, &end, 10);
-	if (end == cur->pos || errno == ERANGE)
-		text_syntax_error(cur, psprintf("an integer for \"%s\"", key));
-	cur->pos = end;
-	return (int64) value;
-}
-
-static void
-expect_end(TextCursor *cur)
-{
-	expect_char(cur, ')', "\")\"");
-	skip_spaces(cur);
-	if (*cur->pos != '\0')
-		text_syntax_error(cur, "end of input");
-}
-
-static void
-append_float_field(StringInfo buf, const char *key, double value, bool last)
-{
-	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
-
-	double_to_shortest_decimal_buf(value, digits);
-	appendStringInfo(buf, "%s=%s%s", key, digits, last ? "" : ", ");
-}
 
 Datum
 beta_posterior_in(PG_FUNCTION_ARGS)
