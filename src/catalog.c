@@ -24,6 +24,7 @@
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
+#include "linear.h"
 #include "posterior.h"
 
 static HTAB *state_cache = NULL;
@@ -194,7 +195,7 @@ load_state(ExperimentState *entry, bool read_only)
 
 	catalog_plan(&plan,
 				 "SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
-				 "       a.version, a.beta, a.normal, a.ipw_sum"
+				 "       a.version, a.beta, a.normal, a.ipw_sum, a.linear"
 				 "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
 				 " WHERE e.id = $1 ORDER BY a.arm_id",
 				 1, argtypes);
@@ -241,7 +242,24 @@ load_state(ExperimentState *entry, bool read_only)
 		arm->enabled = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
 		version_sum += getarg_int64(tuple, desc, 7);
 		arm->ipw_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 10, &isnull));
-		if (entry->config.reward_type == REWARD_GAUSSIAN)
+		if (policy_is_contextual(entry->config.policy))
+		{
+			LinearPosterior *p;
+
+			posterior = SPI_getbinval(tuple, desc, 11, &isnull);
+			if (isnull)
+				elog(ERROR, "arm without linear posterior in a contextual experiment");
+			/* a detoasted copy that lives as long as the cached state */
+			old = MemoryContextSwitchTo(entry->context);
+			p = (LinearPosterior *) PG_DETOAST_DATUM_COPY(posterior);
+			MemoryContextSwitchTo(old);
+			if (p->dim != entry->config.context_dim)
+				elog(ERROR, "arm posterior of dimension %d in an experiment of dimension %d",
+					 p->dim, entry->config.context_dim);
+			arm->linear = p;
+			arm->n = p->n;
+		}
+		else if (entry->config.reward_type == REWARD_GAUSSIAN)
 		{
 			NormalPosterior *p;
 
@@ -268,7 +286,9 @@ load_state(ExperimentState *entry, bool read_only)
 			arm->beta = p->beta;
 		}
 	}
-	policy_probabilities(&entry->config, entry->k, entry->arms, entry->probs);
+	/* contextual policies compute their probabilities per context */
+	if (!policy_is_contextual(entry->config.policy))
+		policy_probabilities(&entry->config, entry->k, entry->arms, entry->probs);
 	entry->state_version = version_sum;
 	entry->valid = true;
 }

@@ -14,6 +14,7 @@
 #include "utils/numeric.h"
 
 #include "config.h"
+#include "linear.h"
 #include "posterior.h"
 
 static const char *const policy_names[] = {
@@ -23,6 +24,8 @@ static const char *const policy_names[] = {
 	[POLICY_SOFTMAX] = "softmax",
 	[POLICY_EXP3] = "exp3",
 	[POLICY_UNIFORM] = "uniform",
+	[POLICY_LINUCB] = "linucb",
+	[POLICY_LINTS] = "lints",
 };
 
 #define NUM_POLICIES lengthof(policy_names)
@@ -36,7 +39,7 @@ policy_from_name(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown bandit policy \"%s\"", name),
-			 errhint("Known policies: thompson, ucb1, epsilon_greedy, softmax, exp3, uniform.")));
+			 errhint("Known policies: thompson, ucb1, epsilon_greedy, softmax, exp3, uniform, linucb, lints.")));
 	pg_unreachable();
 }
 
@@ -58,6 +61,10 @@ policy_keys(BanditPolicy policy)
 			return "temperature";
 		case POLICY_EXP3:
 			return "gamma";
+		case POLICY_LINUCB:
+			return "alpha, epsilon";
+		case POLICY_LINTS:
+			return "v";
 		default:
 			return "";
 	}
@@ -66,7 +73,9 @@ policy_keys(BanditPolicy policy)
 static const char *
 allowed_keys_hint(const ExperimentConfig *config)
 {
-	const char *common = config->reward_type == REWARD_GAUSSIAN
+	const char *common = policy_is_contextual(config->policy)
+		? "reward_type, update, context_dim, lambda"
+		: config->reward_type == REWARD_GAUSSIAN
 		? "reward_type, update, prior_mean, prior_kappa, prior_alpha, prior_beta"
 		: "reward_type, update, prior_alpha, prior_beta";
 	const char *extra = policy_keys(config->policy);
@@ -121,6 +130,45 @@ probability_param(const char *key, JsonbValue *value)
 	return result;
 }
 
+static double
+nonnegative_param(const char *key, JsonbValue *value)
+{
+	double		result = number_param(key, value);
+
+	if (result < 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must not be negative", key),
+				 errdetail("The value given was %g.", result)));
+	return result;
+}
+
+static double
+unit_interval_param(const char *key, JsonbValue *value)
+{
+	double		result = nonnegative_param(key, value);
+
+	if (result > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be in [0, 1]", key),
+				 errdetail("The value given was %g.", result)));
+	return result;
+}
+
+static int
+dimension_param(const char *key, JsonbValue *value)
+{
+	double		result = number_param(key, value);
+
+	if (result != floor(result) || result < 1 || result > LINEAR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be an integer between 1 and %d", key, LINEAR_MAX_DIM),
+				 errdetail("The value given was %g.", result)));
+	return (int) result;
+}
+
 static char *
 string_param(const char *key, JsonbValue *value)
 {
@@ -140,11 +188,19 @@ find_key(Jsonb *params, const char *key)
 static bool
 key_allowed(const ExperimentConfig *config, const char *key)
 {
-	static const char *const common[] = {"reward_type", "update", "prior_alpha", "prior_beta"};
+	static const char *const common[] = {"reward_type", "update"};
 
 	for (int i = 0; i < (int) lengthof(common); i++)
 		if (strcmp(key, common[i]) == 0)
 			return true;
+	/* contextual policies keep a ridge regression per arm, not a Beta/NIG prior */
+	if (policy_is_contextual(config->policy))
+		return strcmp(key, "context_dim") == 0 || strcmp(key, "lambda") == 0 ||
+			(config->policy == POLICY_LINUCB &&
+			 (strcmp(key, "alpha") == 0 || strcmp(key, "epsilon") == 0)) ||
+			(config->policy == POLICY_LINTS && strcmp(key, "v") == 0);
+	if (strcmp(key, "prior_alpha") == 0 || strcmp(key, "prior_beta") == 0)
+		return true;
 	if (config->reward_type == REWARD_GAUSSIAN &&
 		(strcmp(key, "prior_mean") == 0 || strcmp(key, "prior_kappa") == 0))
 		return true;
@@ -182,6 +238,12 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 	config->decay = 0.0;
 	config->temperature = 0.1;
 	config->gamma = 0.1;
+	config->context_dim = 0;
+	config->lambda = DEFAULT_LINEAR_LAMBDA;
+	config->ucb_alpha = 1.0;
+	config->lints_v = 1.0;
+	if (policy == POLICY_LINUCB)
+		config->epsilon = 0.0;	/* pure LinUCB unless exploration is asked for */
 
 	if ((value = find_key(params, "reward_type")) != NULL)
 	{
@@ -253,7 +315,16 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 		else if (strcmp(key, "prior_kappa") == 0)
 			config->prior_kappa = positive_param(key, &val);
 		else if (strcmp(key, "epsilon") == 0)
-			config->epsilon = probability_param(key, &val);
+			config->epsilon = policy_is_contextual(policy)
+				? unit_interval_param(key, &val) : probability_param(key, &val);
+		else if (strcmp(key, "context_dim") == 0)
+			config->context_dim = dimension_param(key, &val);
+		else if (strcmp(key, "lambda") == 0)
+			config->lambda = positive_param(key, &val);
+		else if (strcmp(key, "alpha") == 0)
+			config->ucb_alpha = nonnegative_param(key, &val);
+		else if (strcmp(key, "v") == 0)
+			config->lints_v = positive_param(key, &val);
 		else if (strcmp(key, "decay") == 0)
 		{
 			config->decay = number_param(key, &val);
@@ -268,6 +339,11 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 		else if (strcmp(key, "gamma") == 0)
 			config->gamma = probability_param(key, &val);
 	}
+	if (policy_is_contextual(policy) && config->context_dim == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy \"%s\" needs the parameter \"context_dim\"", policy_name(policy)),
+				 errhint("Give the number of context features, e.g. '{\"context_dim\": 8}'.")));
 }
 
 static void
@@ -288,6 +364,20 @@ config_to_params(const ExperimentConfig *config)
 	appendStringInfo(&buf, "{\"reward_type\": \"%s\", \"update\": \"%s\"",
 					 config->reward_type == REWARD_GAUSSIAN ? "gaussian" : "bernoulli",
 					 config->online ? "online" : "batch");
+	if (policy_is_contextual(config->policy))
+	{
+		appendStringInfo(&buf, ", \"context_dim\": %d", config->context_dim);
+		append_number(&buf, "lambda", config->lambda);
+		if (config->policy == POLICY_LINUCB)
+		{
+			append_number(&buf, "alpha", config->ucb_alpha);
+			append_number(&buf, "epsilon", config->epsilon);
+		}
+		else
+			append_number(&buf, "v", config->lints_v);
+		appendStringInfoChar(&buf, '}');
+		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	}
 	if (config->reward_type == REWARD_GAUSSIAN)
 	{
 		append_number(&buf, "prior_mean", config->prior_mean);
@@ -314,11 +404,32 @@ config_to_params(const ExperimentConfig *config)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
+const char *
+config_posterior_column(const ExperimentConfig *config)
+{
+	if (policy_is_contextual(config->policy))
+		return "linear";
+	return config->reward_type == REWARD_GAUSSIAN ? "normal" : "beta";
+}
+
+const char *
+config_posterior_type(const ExperimentConfig *config)
+{
+	if (policy_is_contextual(config->policy))
+		return "linear_posterior";
+	return config->reward_type == REWARD_GAUSSIAN ? "normal_posterior" : "beta_posterior";
+}
+
 char *
 config_prior_literal(const ExperimentConfig *config)
 {
 	char		a[DOUBLE_SHORTEST_DECIMAL_LEN],
 				b[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (policy_is_contextual(config->policy))
+		return DatumGetCString(DirectFunctionCall1(linear_posterior_out,
+												   PointerGetDatum(linear_posterior_prior_value(config->context_dim,
+																								config->lambda))));
 
 	double_to_shortest_decimal_buf(config->prior_alpha, a);
 	double_to_shortest_decimal_buf(config->prior_beta, b);

@@ -17,7 +17,9 @@ typedef enum BanditPolicy
 	POLICY_EPSILON_GREEDY,
 	POLICY_SOFTMAX,
 	POLICY_EXP3,
-	POLICY_UNIFORM
+	POLICY_UNIFORM,
+	POLICY_LINUCB,				/* contextual: disjoint LinUCB */
+	POLICY_LINTS				/* contextual: linear Thompson sampling */
 } BanditPolicy;
 
 typedef enum RewardType
@@ -41,7 +43,18 @@ typedef struct ExperimentConfig
 	double		decay;			/* epsilon_greedy: epsilon / (1 + decay * observations) */
 	double		temperature;	/* softmax */
 	double		gamma;			/* exp3 */
+	/* contextual policies (linucb, lints): a linear_posterior per arm */
+	int			context_dim;	/* d: every context has exactly d numbers */
+	double		lambda;			/* ridge penalty: A starts as lambda * I */
+	double		ucb_alpha;		/* linucb: width of the confidence bound */
+	double		lints_v;		/* lints: posterior scale v */
 } ExperimentConfig;
+
+static inline bool
+policy_is_contextual(BanditPolicy policy)
+{
+	return policy == POLICY_LINUCB || policy == POLICY_LINTS;
+}
 
 extern BanditPolicy policy_from_name(const char *name);
 extern const char *policy_name(BanditPolicy policy);
@@ -53,7 +66,11 @@ extern void config_from_params(ExperimentConfig *config, BanditPolicy policy,
 /* The effective configuration (defaults filled in) as jsonb, for the catalog. */
 extern Jsonb *config_to_params(const ExperimentConfig *config);
 
-/* The prior as a beta_posterior / normal_posterior text literal. */
+/* The prior as a beta_posterior / normal_posterior / linear_posterior text literal. */
 extern char *config_prior_literal(const ExperimentConfig *config);
+
+/* The arm column and type that hold this configuration's posterior. */
+extern const char *config_posterior_column(const ExperimentConfig *config);
+extern const char *config_posterior_type(const ExperimentConfig *config);
 
 #endif							/* BANDIT_CONFIG_H */

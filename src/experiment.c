@@ -22,6 +22,8 @@
 #include "utils/lsyscache.h"
 
 #include "catalog.h"
+#include "contextual.h"
+#include "linear.h"
 #include "config.h"
 #include "policy.h"
 #include "posterior.h"
@@ -54,31 +56,6 @@ nonempty_name(FunctionCallInfo fcinfo, int argno, const char *argname)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", argname)));
 	return s;
-}
-
-/* A context is a one-dimensional array of finite numbers without NULLs. */
-static void
-check_context(ArrayType *context)
-{
-	float8	   *values;
-	int			n;
-
-	if (ARR_NDIM(context) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("context must be a one-dimensional array")));
-	if (array_contains_nulls(context))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("context must not contain NULL elements")));
-	n = ArrayGetNItems(ARR_NDIM(context), ARR_DIMS(context));
-	values = (float8 *) ARR_DATA_PTR(context);
-	for (int i = 0; i < n; i++)
-		if (!isfinite(values[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("context must contain only finite numbers"),
-					 errdetail("Element %d is %g.", i + 1, values[i])));
 }
 
 /* The arm list of bandit_create: 1-D, non-empty, no NULL, empty or duplicate name. */
@@ -122,18 +99,6 @@ checked_arm_list(FunctionCallInfo fcinfo, int argno)
 						 errmsg("arm \"%s\" appears more than once", name)));
 	}
 	return arms;
-}
-
-static const char *
-posterior_column(const ExperimentConfig *config)
-{
-	return config->reward_type == REWARD_GAUSSIAN ? "normal" : "beta";
-}
-
-static const char *
-posterior_type(const ExperimentConfig *config)
-{
-	return config->reward_type == REWARD_GAUSSIAN ? "normal_posterior" : "beta_posterior";
 }
 
 static void
@@ -194,7 +159,7 @@ bandit_create(PG_FUNCTION_ARGS)
 		query = psprintf("INSERT INTO bandit.arm (experiment_id, arm_id, name, %s)"
 						 " SELECT $1, t.ord::int4, t.name, $3::%s"
 						 "   FROM unnest($2) WITH ORDINALITY AS t(name, ord)",
-						 posterior_column(&config), posterior_type(&config));
+						 config_posterior_column(&config), config_posterior_type(&config));
 		if (SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert arms");
 	}
@@ -209,12 +174,12 @@ bandit_create(PG_FUNCTION_ARGS)
  */
 
 /*
- * u in [0,1) from a 64-bit hash of (experiment id, state version, unit).
- * The integers are hashed in network byte order so a unit gets the same
- * arm on servers of either endianness.
+ * A 64-bit hash of (experiment id, state version, unit).  The integers are
+ * hashed in network byte order so a unit gets the same arm on servers of
+ * either endianness.
  */
-static double
-unit_uniform(int64 experiment_id, int64 state_version, text *unit)
+static uint64
+unit_hash(int64 experiment_id, int64 state_version, text *unit)
 {
 	int			len = VARSIZE_ANY_EXHDR(unit);
 	char	   *buf = palloc(2 * sizeof(int64) + len);
@@ -227,17 +192,24 @@ unit_uniform(int64 experiment_id, int64 state_version, text *unit)
 	memcpy(buf + 2 * sizeof(int64), VARDATA_ANY(unit), len);
 	h = hash_bytes_extended((const unsigned char *) buf, 2 * sizeof(int64) + len, 0);
 	pfree(buf);
+	return h;
+}
+
+/* u in [0,1) from the top 53 bits of a hash */
+static double
+hash_uniform(uint64 h)
+{
 	return (double) (h >> 11) * (1.0 / 9007199254740992.0);	/* 2^-53 */
 }
 
 static int64
-insert_decision(const ExperimentState *state, int arm, Datum context, bool context_null,
-				Datum unit, bool unit_null)
+insert_decision(const ExperimentState *state, int arm, double propensity,
+				Datum context, bool context_null, Datum unit, bool unit_null)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[6] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8ARRAYOID, TEXTOID, INT8OID};
 	Datum		args[6] = {Int64GetDatum(state->id), Int32GetDatum(state->arm_ids[arm]),
-		Float8GetDatum(state->probs[arm]), context, unit,
+		Float8GetDatum(propensity), context, unit,
 	Int64GetDatum(state->state_version)};
 	char		nulls[6] = {' ', ' ', ' ', context_null ? 'n' : ' ', unit_null ? 'n' : ' ', ' '};
 	bool		isnull;
@@ -280,6 +252,63 @@ select_result_desc(FunctionCallInfo fcinfo)
 }
 
 /*
+ * The context argument of a call: NULL, or checked against the
+ * experiment (contextual policies need exactly context_dim numbers; the
+ * others log any one-dimensional array of finite numbers as given).
+ */
+static double *
+call_context(FunctionCallInfo fcinfo, int argno, const ExperimentState *state, const char *name)
+{
+	int			len;
+	bool		contextual = policy_is_contextual(state->config.policy);
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (contextual)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("experiment \"%s\" uses policy \"%s\" and needs a context",
+							name, policy_name(state->config.policy)),
+					 errhint("Pass context => an array of %d numbers.", state->config.context_dim)));
+		return NULL;
+	}
+	return checked_context(PG_GETARG_ARRAYTYPE_P(argno),
+						   contextual ? state->config.context_dim : 0, "context", &len);
+}
+
+/*
+ * Choose an arm.  With a unit (argument 2), every draw comes from the hash
+ * of (experiment, state version, unit), so the same unit in the same state
+ * (and context) gets the same arm; otherwise from the backend's generator.
+ */
+static int
+decide(const ExperimentState *state, const char *name, FunctionCallInfo fcinfo,
+	   double *propensity)
+{
+	double	   *x = call_context(fcinfo, 1, state, name);
+	pg_prng_state unit_prng;
+	pg_prng_state *prng = bandit_random_state();
+	double		u;
+	int			arm;
+
+	if (PG_ARGISNULL(2))
+		u = bandit_random_uniform();
+	else
+	{
+		uint64		h = unit_hash(state->id, state->state_version, PG_GETARG_TEXT_PP(2));
+
+		u = hash_uniform(h);
+		pg_prng_seed(&unit_prng, h);
+		prng = &unit_prng;
+	}
+	if (policy_is_contextual(state->config.policy))
+		return contextual_decide(state, name, x, u, prng, propensity);
+	arm = policy_walk(state->k, state->probs, u);
+	*propensity = state->probs[arm];
+	return arm;
+}
+
+/*
  * One decision per call, returned through the value-per-call protocol: all
  * of the call's memory lives in the SRF's multi-call context, which is
  * freed when the row has been returned, so a statement may call
@@ -297,7 +326,7 @@ bandit_select(PG_FUNCTION_ARGS)
 		char	   *name;
 		ExperimentState *state;
 		int			arm;
-		double		u;
+		double		propensity;
 		int64		decision_id;
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
@@ -306,22 +335,18 @@ bandit_select(PG_FUNCTION_ARGS)
 		funcctx = SRF_FIRSTCALL_INIT();
 		caller_context = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
 		name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-		if (!PG_ARGISNULL(1))
-			check_context(PG_GETARG_ARRAYTYPE_P(1));
 
 		catalog_begin(fcinfo);
 		state = experiment_state(name, false);
-		u = PG_ARGISNULL(2) ? bandit_random_uniform()
-			: unit_uniform(state->id, state->state_version, PG_GETARG_TEXT_PP(2));
-		arm = policy_walk(state->k, state->probs, u);
-		decision_id = insert_decision(state, arm,
+		arm = decide(state, name, fcinfo, &propensity);
+		decision_id = insert_decision(state, arm, propensity,
 									  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
 									  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
 		catalog_end();
 
 		values[0] = Int64GetDatum(decision_id);
 		values[1] = CStringGetTextDatum(state->arm_names[arm]);
-		values[2] = Float8GetDatum(state->probs[arm]);
+		values[2] = Float8GetDatum(propensity);
 		funcctx->user_fctx = DatumGetPointer(
 			HeapTupleGetDatum(heap_form_tuple(select_result_desc(fcinfo), values, nulls)));
 		funcctx->max_calls = 1;
@@ -344,14 +369,18 @@ bandit_reward(PG_FUNCTION_ARGS)
 	static SPIPlanPtr lookup_plan = NULL;
 	static SPIPlanPtr log_plan = NULL;
 	static SPIPlanPtr online_plan = NULL;
+	static SPIPlanPtr online_linear_plan = NULL;
 	static SPIPlanPtr pending_plan = NULL;
 	int64		decision_id;
 	double		reward;
 	Datum		experiment_id,
 				arm_id,
-				propensity;
+				propensity,
+				context;
 	bool		isnull,
-				online;
+				context_null,
+				online,
+				contextual;
 	char	   *reward_type;
 
 	check_not_null(fcinfo, 0, "decision_id");
@@ -369,7 +398,8 @@ bandit_reward(PG_FUNCTION_ARGS)
 
 		catalog_plan(&lookup_plan,
 					 "SELECT d.experiment_id, d.arm_id, d.propensity,"
-					 "       e.params ->> 'reward_type', e.params ->> 'update'"
+					 "       e.params ->> 'reward_type', e.params ->> 'update',"
+					 "       e.policy, d.context"
 					 "  FROM bandit.decision d JOIN bandit.experiment e ON e.id = d.experiment_id"
 					 " WHERE d.id = $1",
 					 1, argtypes);
@@ -386,6 +416,11 @@ bandit_reward(PG_FUNCTION_ARGS)
 		propensity = SPI_getbinval(tuple, desc, 3, &isnull);
 		reward_type = SPI_getvalue(tuple, desc, 4);
 		online = strcmp(SPI_getvalue(tuple, desc, 5), "online") == 0;
+		contextual = policy_is_contextual(policy_from_name(SPI_getvalue(tuple, desc, 6)));
+		context = SPI_getbinval(tuple, desc, 7, &context_null);
+		if (contextual && context_null)
+			elog(ERROR, "decision " INT64_FORMAT " of a contextual experiment has no context",
+				 decision_id);
 	}
 	if (strcmp(reward_type, "bernoulli") == 0)
 		check_reward_unit_interval(reward);
@@ -410,7 +445,21 @@ bandit_reward(PG_FUNCTION_ARGS)
 					 errdetail("Each decision takes exactly one reward.")));
 	}
 
-	if (online)
+	if (online && contextual)
+	{
+		Oid			argtypes[5] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8ARRAYOID};
+		Datum		args[5] = {experiment_id, arm_id, Float8GetDatum(reward), propensity, context};
+
+		catalog_plan(&online_linear_plan,
+					 "UPDATE bandit.arm SET linear = linear_posterior_update(linear, $5, $3),"
+					 "       ipw_sum = ipw_sum + $3 / $4, version = version + 1"
+					 " WHERE experiment_id = $1 AND arm_id = $2",
+					 5, argtypes);
+		if (SPI_execute_plan(online_linear_plan, args, NULL, false, 0) != SPI_OK_UPDATE ||
+			SPI_processed != 1)
+			elog(ERROR, "could not update arm posterior");
+	}
+	else if (online)
 	{
 		Oid			argtypes[4] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID};
 		Datum		args[4] = {experiment_id, arm_id, Float8GetDatum(reward), propensity};
@@ -456,6 +505,104 @@ typedef struct ArmBatch
 	CompensatedSum ipw;
 } ArmBatch;
 
+static void read_config(int64 id, ExperimentConfig *config);
+
+/* The largest arm_id in column 1 of an SPI result. */
+static int
+max_arm_id(SPITupleTable *arms)
+{
+	int			max_arm = 0;
+	bool		isnull;
+
+	for (uint64 i = 0; i < arms->numvals; i++)
+		max_arm = Max(max_arm, DatumGetInt32(SPI_getbinval(arms->vals[i], arms->tupdesc, 1, &isnull)));
+	return max_arm;
+}
+
+/*
+ * Fold a contextual experiment's pending rewards: per arm, the logged
+ * contexts and rewards go through the same blocked accumulation as
+ * linear_posterior_agg, then one refactorisation per arm.
+ */
+static int64
+refresh_contextual(int64 id, const ExperimentConfig *config)
+{
+	Oid			argtypes1[1] = {INT8OID};
+	Datum		args1[1] = {Int64GetDatum(id)};
+	SPITupleTable *pending;
+	SPITupleTable *arms;
+	int64		folded;
+	int			max_arm;
+	LinearAccumulator *acc;
+	CompensatedSum *ipw;
+	bool		isnull;
+	Oid			linear_type;
+
+	if (SPI_execute_with_args("WITH p AS (DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
+							  "           RETURNING decision_id, arm_id, reward, propensity)"
+							  " SELECT p.arm_id, p.reward, p.propensity, d.context"
+							  "   FROM p LEFT JOIN bandit.decision d ON d.id = p.decision_id",
+							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not take pending rewards");
+	folded = (int64) SPI_processed;
+	if (folded == 0)
+		return 0;
+	pending = SPI_tuptable;
+
+	if (SPI_execute_with_args("SELECT arm_id, linear FROM bandit.arm"
+							  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
+							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read arms");
+	arms = SPI_tuptable;
+	linear_type = SPI_gettypeid(arms->tupdesc, 2);
+	max_arm = max_arm_id(arms);
+
+	acc = palloc0(sizeof(LinearAccumulator) * (max_arm + 1));
+	ipw = palloc0(sizeof(CompensatedSum) * (max_arm + 1));
+	for (uint64 i = 0; i < pending->numvals; i++)
+	{
+		HeapTuple	t = pending->vals[i];
+		int32		arm = DatumGetInt32(SPI_getbinval(t, pending->tupdesc, 1, &isnull));
+		double		r = DatumGetFloat8(SPI_getbinval(t, pending->tupdesc, 2, &isnull));
+		double		p = DatumGetFloat8(SPI_getbinval(t, pending->tupdesc, 3, &isnull));
+		Datum		context = SPI_getbinval(t, pending->tupdesc, 4, &isnull);
+		int			len;
+		double	   *x;
+
+		if (arm < 1 || arm > max_arm || isnull)
+			elog(ERROR, "pending reward without arm or context in a contextual experiment");
+		x = checked_context(DatumGetArrayTypeP(context), config->context_dim, "logged context", &len);
+		if (acc[arm].dim == 0)
+			linear_accumulator_init(&acc[arm], config->context_dim, config->lambda);
+		linear_accumulator_add(&acc[arm], x, r);
+		compensated_add(&ipw[arm], r / p);
+	}
+
+	for (uint64 i = 0; i < arms->numvals; i++)
+	{
+		HeapTuple	t = arms->vals[i];
+		int32		arm = DatumGetInt32(SPI_getbinval(t, arms->tupdesc, 1, &isnull));
+		Datum		linear = SPI_getbinval(t, arms->tupdesc, 2, &isnull);
+		Oid			argtypes[4] = {INT8OID, INT4OID, linear_type, FLOAT8OID};
+		Datum		args[4];
+
+		if (acc[arm].n == 0)
+			continue;
+		if (isnull)
+			elog(ERROR, "arm without linear posterior in a contextual experiment");
+		args[0] = Int64GetDatum(id);
+		args[1] = Int32GetDatum(arm);
+		args[2] = PointerGetDatum(linear_posterior_fold(DatumGetLinearPosterior(linear), &acc[arm]));
+		args[3] = Float8GetDatum(compensated_value(&ipw[arm]));
+		if (SPI_execute_with_args("UPDATE bandit.arm SET linear = $3, ipw_sum = ipw_sum + $4"
+								  " WHERE experiment_id = $1 AND arm_id = $2",
+								  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update arm %d", arm);
+	}
+	bump_experiment_version(id);
+	return folded;
+}
+
 /*
  * Fold one experiment's pending rewards.  The caller holds the experiment
  * row lock, so refreshes of one experiment run one at a time; DELETE ...
@@ -470,11 +617,16 @@ refresh_experiment(int64 id)
 	SPITupleTable *pending;
 	SPITupleTable *arms;
 	int64		folded;
-	int			max_arm = 0;
+	int			max_arm;
 	ArmBatch   *batch;
 	bool		isnull;
 	Oid			beta_type,
 				normal_type;
+	ExperimentConfig config;
+
+	read_config(id, &config);
+	if (policy_is_contextual(config.policy))
+		return refresh_contextual(id, &config);
 
 	if (SPI_execute_with_args("DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
 							  " RETURNING arm_id, reward, propensity",
@@ -492,8 +644,7 @@ refresh_experiment(int64 id)
 	arms = SPI_tuptable;
 	beta_type = SPI_gettypeid(arms->tupdesc, 2);
 	normal_type = SPI_gettypeid(arms->tupdesc, 3);
-	for (uint64 i = 0; i < arms->numvals; i++)
-		max_arm = Max(max_arm, DatumGetInt32(SPI_getbinval(arms->vals[i], arms->tupdesc, 1, &isnull)));
+	max_arm = max_arm_id(arms);
 
 	batch = palloc0(sizeof(ArmBatch) * (max_arm + 1));
 	for (uint64 i = 0; i < pending->numvals; i++)
@@ -590,17 +741,23 @@ bandit_policy_prob(PG_FUNCTION_ARGS)
 	char	   *arm;
 	ExperimentState *state;
 	double		prob;
+	int			arm_index;
 
 	check_not_null(fcinfo, 0, "experiment");
 	check_not_null(fcinfo, 1, "arm");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	arm = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (!PG_ARGISNULL(2))
-		check_context(PG_GETARG_ARRAYTYPE_P(2));
 
 	catalog_begin(fcinfo);
 	state = experiment_state(name, true);
-	prob = state->probs[experiment_arm_index(state, name, arm)];
+	arm_index = experiment_arm_index(state, name, arm);
+	{
+		double	   *x = call_context(fcinfo, 2, state, name);
+
+		prob = policy_is_contextual(state->config.policy)
+			? contextual_probability(state, name, x, arm_index)
+			: state->probs[arm_index];
+	}
 	catalog_end();
 	PG_RETURN_FLOAT8(prob);
 }
@@ -657,7 +814,7 @@ bandit_add_arm(PG_FUNCTION_ARGS)
 		query = psprintf("INSERT INTO bandit.arm (experiment_id, arm_id, name, %s)"
 						 " SELECT $1, COALESCE(max(arm_id), 0) + 1, $2, $3::%s"
 						 "   FROM bandit.arm WHERE experiment_id = $1",
-						 posterior_column(&config), posterior_type(&config));
+						 config_posterior_column(&config), config_posterior_type(&config));
 		if (SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert arm");
 	}

@@ -121,4 +121,6 @@ extern void linear_accumulator_add(LinearAccumulator *acc, const double *x, doub
 extern void linear_accumulator_flush(LinearAccumulator *acc);
 extern void linear_accumulator_merge(LinearAccumulator *into, LinearAccumulator *other);
 
+extern Datum linear_posterior_out(PG_FUNCTION_ARGS);
+
 #endif							/* BANDIT_LINEAR_H */

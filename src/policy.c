@@ -21,6 +21,12 @@ count_enabled(int k, const ArmState *arms)
 	return enabled;
 }
 
+bool
+policy_has_enabled_arm(int k, const ArmState *arms)
+{
+	return count_enabled(k, arms) > 0;
+}
+
 /* Posterior mean of the arm's reward. */
 static double
 posterior_mean_of(const ExperimentConfig *config, const ArmState *arm)
@@ -254,6 +260,9 @@ policy_probabilities(const ExperimentConfig *config, int k, const ArmState *arms
 		case POLICY_UNIFORM:
 			uniform_probabilities(k, arms, 1.0, probs);
 			break;
+		case POLICY_LINUCB:
+		case POLICY_LINTS:
+			elog(ERROR, "contextual policies have no context-free probability vector");
 	}
 }
 

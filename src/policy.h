@@ -22,15 +22,21 @@ typedef struct ArmState
 	double		mean;
 	double		kappa;
 	double		ipw_sum;		/* sum of reward / propensity (EXP3) */
+	const struct LinearPosterior *linear;	/* contextual policies; else NULL */
 } ArmState;
 
-/* Fills probs[0..k-1]; disabled arms get 0.  Errors if no arm is enabled. */
+/*
+ * Fills probs[0..k-1]; disabled arms get 0.  Errors if no arm is enabled.
+ * Not for contextual policies, whose probabilities depend on the context.
+ */
 extern void policy_probabilities(const ExperimentConfig *config, int k,
 								 const ArmState *arms, double *probs);
 
 /* Thompson sampling's P(arm is the best draw) over the enabled arms. */
 extern void thompson_probabilities(RewardType reward_type, int k,
 								   const ArmState *arms, double *probs);
+
+extern bool policy_has_enabled_arm(int k, const ArmState *arms);
 
 /* Index of the arm that the cumulative walk of probs reaches at u in [0,1). */
 extern int	policy_walk(int k, const double *probs, double u);

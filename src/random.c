@@ -67,12 +67,24 @@ bandit_random_uniform(void)
 
 /* Box-Muller on (0,1] uniforms, one variate per call (the pair's twin is dropped to keep no state). */
 double
-bandit_random_normal(void)
+bandit_random_normal_from(pg_prng_state *state)
 {
-	double		u1 = 1.0 - pg_prng_double(prng());	/* (0, 1] so log() is finite */
-	double		u2 = pg_prng_double(prng());
+	double		u1 = 1.0 - pg_prng_double(state);	/* (0, 1] so log() is finite */
+	double		u2 = pg_prng_double(state);
 
 	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+double
+bandit_random_normal(void)
+{
+	return bandit_random_normal_from(prng());
+}
+
+pg_prng_state *
+bandit_random_state(void)
+{
+	return prng();
 }
 
 /*

@@ -9,7 +9,13 @@
 #ifndef BANDIT_RANDOM_H
 #define BANDIT_RANDOM_H
 
+#include "common/pg_prng.h"
+
 extern void bandit_random_define_guc(void);
+
+/* The backend's generator, for callers that draw through pg_prng directly. */
+extern pg_prng_state *bandit_random_state(void);
+extern double bandit_random_normal_from(pg_prng_state *state);
 
 extern double bandit_random_uniform(void);	/* in [0, 1) */
 extern double bandit_random_normal(void);
