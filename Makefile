@@ -10,7 +10,7 @@ OBJS = src/bandit.o src/random.o src/posterior.o src/aggregates.o \
 
 DATA = $(wildcard sql/bandit--*.sql)
 
-REGRESS = types aggregates api errors
+REGRESS = types aggregates api errors linear
 
 ISOLATION = reward_refresh double_reward
 
@@ -20,3 +20,7 @@ SHLIB_LINK += -llapacke -llapack -lblas -lm
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies unless the server was configured with
+# --enable-depend: rebuild every object when any of our headers changes.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

@@ -74,11 +74,6 @@ check_linear_state(int dim, int64 n, double lambda, const double *A, const doubl
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("linear_posterior b must contain only finite numbers")));
-		if (!(A[j + (Size) j * dim] >= 0.0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("linear_posterior A must have a non-negative diagonal"),
-					 errdetail("A[%d][%d] is %g.", j + 1, j + 1, A[j + (Size) j * dim])));
 		for (int i = 0; i <= j; i++)
 		{
 			double		upper = A[i + (Size) j * dim];
@@ -95,6 +90,11 @@ check_linear_state(int dim, int64 n, double lambda, const double *A, const doubl
 						 errdetail("A[%d][%d] is %g but A[%d][%d] is %g.",
 								   i + 1, j + 1, upper, j + 1, i + 1, lower)));
 		}
+		if (!(A[j + (Size) j * dim] >= 0.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("linear_posterior A must have a non-negative diagonal"),
+					 errdetail("A[%d][%d] is %g.", j + 1, j + 1, A[j + (Size) j * dim])));
 	}
 }
 
