@@ -4,10 +4,14 @@
 --     select / policy_prob (wrong length, NaN, NULL elements, 2-D, missing)
 --     with their SQLSTATEs and nothing logged; online and batch updates;
 --     arms added later; bandit_arm_stats;
+--   * 1,000,000 online rank-1 updates (linear_posterior_update, the function
+--     an online reward applies) agree with one batch fit of the same rows
+--     (linear_posterior_agg): A and b to 1e-8 relative element by element,
+--     theta to 1e-8 relative;
 --   * learning is in 05_contextual_learning.sql.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(43);
+SELECT plan(45);
 
 SET LOCAL bandit.seed = 4242;
 SELECT setseed(0.17);
@@ -146,6 +150,29 @@ SELECT is((SELECT count(*) FROM bandit_arm_stats('ts') WHERE ci_low IS NULL AND 
           3::bigint, 'the interval columns are NULL for contextual arms (they depend on the context)');
 SELECT is((SELECT array_agg(prob_best IS NULL ORDER BY arm) FROM bandit_arm_stats('ts')), ARRAY[true, true, false],
           'prob_best is NULL for enabled contextual arms (it depends on the context), 0 for disabled ones');
+
+-- ---------------------------------------------------------------------------
+-- 1,000,000 online updates against one batch fit
+-- ---------------------------------------------------------------------------
+CREATE AGGREGATE pg_temp.online_fit(float8[], float8) (
+    SFUNC = linear_posterior_update, STYPE = linear_posterior, INITCOND = '(dim=8, n=0, lambda=1, A={{1,0,0,0,0,0,0,0},{0,1,0,0,0,0,0,0},{0,0,1,0,0,0,0,0},{0,0,0,1,0,0,0,0},{0,0,0,0,1,0,0,0},{0,0,0,0,0,1,0,0},{0,0,0,0,0,0,1,0},{0,0,0,0,0,0,0,1}}, b={0,0,0,0,0,0,0,0})');
+CREATE TEMP TABLE million AS
+SELECT i, ARRAY[1, random(), random(), random(), 2 * random() - 1, random(), random() - 0.5, random()]::float8[] AS x,
+       random() AS r
+  FROM generate_series(1, 1000000) i;
+CREATE TEMP TABLE fits AS
+SELECT pg_temp.online_fit(x, r ORDER BY i) AS online, linear_posterior_agg(x, r) AS batch FROM million;
+-- every number of A and b, in order, from the text form
+CREATE FUNCTION pg_temp.numbers(p linear_posterior) RETURNS float8[] LANGUAGE sql IMMUTABLE AS
+$$ SELECT string_to_array(regexp_replace(substring(p::text FROM 'A=(.*)\)$'), '[^0-9eE.+,-]', '', 'g'), ',')::float8[] $$;
+SELECT cmp_ok((SELECT max(abs(o - b) / abs(b))
+                 FROM fits, unnest(pg_temp.numbers(online), pg_temp.numbers(batch)) t(o, b)),
+              '<', 1e-8::float8,
+              'after 1,000,000 online updates A and b agree with the batch fit to 1e-8 relative');
+SELECT cmp_ok((SELECT max(abs(o - b) / abs(b))
+                 FROM fits, unnest(linear_posterior_theta(online), linear_posterior_theta(batch)) t(o, b)),
+              '<', 1e-8::float8,
+              'after 1,000,000 online updates theta agrees with the batch fit to 1e-8 relative');
 
 SELECT * FROM finish();
 ROLLBACK;
