@@ -181,11 +181,21 @@ getarg_int64(HeapTuple tuple, TupleDesc desc, int column)
 	return DatumGetInt64(d);
 }
 
+static bool
+arm_has_linear_column(void)
+{
+	Oid			arm = get_relname_relid("arm", get_namespace_oid("bandit", false));
+
+	return OidIsValid(arm) && get_attnum(arm, "linear") != InvalidAttrNumber;
+}
+
 /* Read the experiment and its arms in one snapshot and recompute the vector. */
 static void
 load_state(ExperimentState *entry, bool read_only)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_0_1 = NULL;
+	SPIPlanPtr	chosen;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(entry->id)};
 	MemoryContext old;
@@ -193,13 +203,26 @@ load_state(ExperimentState *entry, bool read_only)
 	TupleDesc	desc;
 	int64		version_sum;
 
-	catalog_plan(&plan,
-				 "SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
-				 "       a.version, a.beta, a.normal, a.ipw_sum, a.linear"
-				 "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
-				 " WHERE e.id = $1 ORDER BY a.arm_id",
-				 1, argtypes);
-	if (SPI_execute_plan(plan, args, NULL, read_only, 0) != SPI_OK_SELECT)
+	/*
+	 * The library serves every installed version of the extension: a
+	 * database still at 0.1.0 (before ALTER EXTENSION bandit UPDATE) has no
+	 * arm.linear column, and no contextual experiment either.
+	 */
+	if (arm_has_linear_column())
+		chosen = catalog_plan(&plan,
+							  "SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
+							  "       a.version, a.beta, a.normal, a.ipw_sum, a.linear"
+							  "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
+							  " WHERE e.id = $1 ORDER BY a.arm_id",
+							  1, argtypes);
+	else
+		chosen = catalog_plan(&plan_0_1,
+							  "SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
+							  "       a.version, a.beta, a.normal, a.ipw_sum, NULL::bytea"
+							  "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
+							  " WHERE e.id = $1 ORDER BY a.arm_id",
+							  1, argtypes);
+	if (SPI_execute_plan(chosen, args, NULL, read_only, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read experiment " INT64_FORMAT, entry->id);
 	if (SPI_processed == 0)
 		ereport(ERROR,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore round trip of a populated database: every experiment,
 # arm, posterior, decision and reward survives (pg_extension_config_dump),
-# and bandit_select continues from the same state.  Prints TAP.
+# and bandit_select continues from the same state (contextual experiments
+# included: linear_posterior values and their cached factors).  Prints TAP.
 # Needs PGHOST/PGPORT/PGUSER of a server where bandit is installed.
 set -euo pipefail
 SRC=bandit_dump_src
@@ -14,7 +15,7 @@ check() {  # description, command...
   n=$((n + 1))
   if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
 }
-echo "1..6"
+echo "1..7"
 
 q -d postgres -c "DROP DATABASE IF EXISTS $SRC" -c "DROP DATABASE IF EXISTS $DST" -c "CREATE DATABASE $SRC" >/dev/null
 q -d $SRC >/dev/null <<'SQL'
@@ -26,6 +27,9 @@ SELECT bandit_create('dump_batch', ARRAY['x', 'y'], 'epsilon_greedy', '{"update"
 SELECT bandit_create('dump_gauss', ARRAY['p', 'q'], 'thompson', '{"reward_type": "gaussian", "prior_mean": 5}');
 SELECT bandit_create('dump_exp3', ARRAY['e1', 'e2', 'e3'], 'exp3', '{"gamma": 0.2}');
 SELECT bandit_create('dump_ucb', ARRAY['u1', 'u2'], 'ucb1');
+SELECT bandit_create('dump_linucb', ARRAY['l1', 'l2', 'l3'], 'linucb', '{"context_dim": 2, "epsilon": 0.1}');
+SELECT bandit_create('dump_lints', ARRAY['t1', 't2'], 'lints',
+                     '{"context_dim": 2, "update": "batch", "reward_type": "gaussian", "v": 0.3}');
 DO $$
 DECLARE d record; e text;
 BEGIN
@@ -36,6 +40,11 @@ BEGIN
     END LOOP;
     SELECT * INTO d FROM bandit_select('dump_gauss');
     PERFORM bandit_reward(d.decision_id, 5 + random());
+    SELECT * INTO d FROM bandit_select('dump_linucb', ARRAY[1, random()]);
+    PERFORM bandit_reward(d.decision_id, (random() < 0.4)::int);
+    SELECT * INTO d FROM bandit_select('dump_lints', ARRAY[random(), 1], 'unit' || (i % 7));
+    PERFORM bandit_reward(d.decision_id, random() * 3);
+    IF i % 100 = 0 THEN PERFORM bandit_refresh('dump_lints'); END IF;
   END LOOP;
 END $$;
 SELECT bandit_refresh('dump_batch');
@@ -46,6 +55,8 @@ BEGIN
   FOR i IN 1..20 LOOP
     SELECT * INTO d FROM bandit_select('dump_batch');
     PERFORM bandit_reward(d.decision_id, 1);
+    SELECT * INTO d FROM bandit_select('dump_lints', ARRAY[0.5, 1]);
+    PERFORM bandit_reward(d.decision_id, 2);
   END LOOP;
 END $$;
 SELECT bandit_set_arm_enabled('dump_ts', 'c', false);
@@ -62,8 +73,11 @@ snapshot() {  # every extension table, in a stable order, as text
     SELECT 'sequence', last_value::text FROM bandit.experiment_id_seq
     ORDER BY 1, 2"
 }
-probs() {
-  q -d "$1" -c "SELECT e.name, a.name, bandit_policy_prob(e.name, a.name)
+probs() {  # contextual experiments at a fixed context
+  q -d "$1" -c "SELECT e.name, a.name,
+                       bandit_policy_prob(e.name, a.name,
+                                          CASE WHEN e.policy IN ('linucb', 'lints')
+                                               THEN array_fill(0.7::float8, ARRAY[(e.params ->> 'context_dim')::int]) END)
                   FROM bandit.arm a JOIN bandit.experiment e ON e.id = a.experiment_id ORDER BY 1, 2"
 }
 
@@ -76,12 +90,17 @@ check "the source holds a populated log ($rows decisions)" test "$rows" -gt 1000
 check "every table and type value is identical after restore" diff <(snapshot $SRC) <(snapshot $DST)
 check "every policy probability is identical after restore" diff <(probs $SRC) <(probs $DST)
 check "units get the same arms after restore" diff \
-  <(q -d $SRC -c "SELECT arm FROM bandit_select('dump_ts', NULL, 'unit-x') UNION ALL SELECT arm FROM bandit_select('dump_gauss', NULL, 'unit-y')") \
-  <(q -d $DST -c "SELECT arm FROM bandit_select('dump_ts', NULL, 'unit-x') UNION ALL SELECT arm FROM bandit_select('dump_gauss', NULL, 'unit-y')")
+  <(q -d $SRC -c "SELECT arm FROM bandit_select('dump_ts', NULL, 'unit-x') UNION ALL SELECT arm FROM bandit_select('dump_gauss', NULL, 'unit-y')
+                  UNION ALL SELECT arm || propensity FROM bandit_select('dump_lints', ARRAY[0.2, 1], 'unit-z')") \
+  <(q -d $DST -c "SELECT arm FROM bandit_select('dump_ts', NULL, 'unit-x') UNION ALL SELECT arm FROM bandit_select('dump_gauss', NULL, 'unit-y')
+                  UNION ALL SELECT arm || propensity FROM bandit_select('dump_lints', ARRAY[0.2, 1], 'unit-z')")
 check "new decisions continue the sequence" test \
   "$(q -d $DST -c "SELECT decision_id FROM bandit_select('dump_ucb')")" -gt "$rows"
 check "pending rewards fold after restore" test \
   "$(q -d $DST -c "SELECT bandit_refresh('dump_batch')")" -eq 20
+check "pending contextual rewards fold after restore to the same posteriors as in the source" diff \
+  <(q -d $SRC -c "SELECT bandit_refresh('dump_lints')" -c "SELECT name, linear FROM bandit.arm WHERE linear IS NOT NULL ORDER BY 1") \
+  <(q -d $DST -c "SELECT bandit_refresh('dump_lints')" -c "SELECT name, linear FROM bandit.arm WHERE linear IS NOT NULL ORDER BY 1")
 
 q -d postgres -c "DROP DATABASE $SRC" -c "DROP DATABASE $DST" >/dev/null
 rm -f "$DUMP"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Walk the whole upgrade chain: install the oldest available version, ALTER
 # EXTENSION bandit UPDATE to the default one, and compare every object of
-# the extension with a fresh install of the default version.  Prints TAP.
+# the extension with a fresh install of the default version; a log written
+# in the oldest version survives every step unchanged.  Prints TAP.
 set -euo pipefail
 q() { psql -X -v ON_ERROR_STOP=1 -qtA "$@"; }
 n=0; failed=0
@@ -34,12 +35,42 @@ default=$(q -d postgres -c "SELECT default_version FROM pg_available_extensions 
 versions=$(q -d postgres -c "SELECT version FROM pg_available_extension_versions WHERE name = 'bandit'
                              ORDER BY string_to_array(version, '.')::int[]")
 oldest=$(echo "$versions" | head -1)
-echo "1..$((2 + $(echo "$versions" | wc -l)))"
+echo "1..$((6 + $(echo "$versions" | wc -l)))"
 
 q -d postgres -c "DROP DATABASE IF EXISTS bandit_upgrade_fresh" -c "DROP DATABASE IF EXISTS bandit_upgrade_walk" \
   -c "CREATE DATABASE bandit_upgrade_fresh" -c "CREATE DATABASE bandit_upgrade_walk" >/dev/null
 q -d bandit_upgrade_fresh -c "CREATE EXTENSION bandit" >/dev/null
 q -d bandit_upgrade_walk -c "CREATE EXTENSION bandit VERSION '$oldest'" >/dev/null
+# a populated log in the oldest version, written with the current library
+# (installing a new package must not break databases not yet updated)
+populate() { q -d bandit_upgrade_walk >/dev/null <<'SQL'
+SET client_min_messages = warning;
+SELECT bandit_create('old_ts', ARRAY['a', 'b']);
+SELECT bandit_create('old_batch', ARRAY['x', 'y'], 'ucb1', '{"update": "batch"}');
+DO $$
+DECLARE d record;
+BEGIN
+  FOR i IN 1..50 LOOP
+    SELECT * INTO d FROM bandit_select('old_ts');
+    PERFORM bandit_reward(d.decision_id, i % 2);
+    SELECT * INTO d FROM bandit_select('old_batch');
+    PERFORM bandit_reward(d.decision_id, 1);
+  END LOOP;
+END $$;
+SQL
+}
+check "a database at $oldest works with the current library before it is updated" populate
+log_snapshot() {
+  q -d bandit_upgrade_walk -c "
+    SELECT 'experiment', e::text FROM bandit.experiment e UNION ALL
+    SELECT 'arm', (a.experiment_id, a.arm_id, a.name, a.enabled, a.version, a.beta, a.normal, a.ipw_sum)::text
+      FROM bandit.arm a UNION ALL
+    SELECT 'decision', d::text FROM bandit.decision d UNION ALL
+    SELECT 'reward', r::text FROM bandit.reward r UNION ALL
+    SELECT 'pending', p::text FROM bandit.pending_reward p
+    ORDER BY 1, 2"
+}
+before=$(log_snapshot)
 for v in $versions; do
   check "update path reaches $v from $oldest" \
     q -d bandit_upgrade_walk -c "ALTER EXTENSION bandit UPDATE TO '$v'"
@@ -48,5 +79,13 @@ check "the walked extension is at the default version $default" \
   test "$(q -d bandit_upgrade_walk -c "SELECT extversion FROM pg_extension WHERE extname = 'bandit'")" = "$default"
 check "the walked extension has exactly the objects of a fresh install" \
   diff <(objects bandit_upgrade_fresh) <(objects bandit_upgrade_walk)
+check "every experiment, arm, decision and reward logged before the updates is unchanged" \
+  diff <(echo "$before") <(log_snapshot)
+check "after the updates the pending rewards of an old experiment fold" \
+  test "$(q -d bandit_upgrade_walk -c "SELECT bandit_refresh('old_batch')")" = 50
+check "after the updates old experiments select, and new features work" \
+  q -o /dev/null -d bandit_upgrade_walk -c "SELECT * FROM bandit_select('old_ts')" \
+    -c "SELECT bandit_create('new_ctx', ARRAY['p', 'q'], 'linucb', '{\"context_dim\": 2}')" \
+    -c "SELECT bandit_reward(decision_id, 1) FROM bandit_select('new_ctx', ARRAY[1, 0.5])"
 q -d postgres -c "DROP DATABASE bandit_upgrade_fresh" -c "DROP DATABASE bandit_upgrade_walk" >/dev/null
 exit $((failed > 0))
