@@ -359,6 +359,27 @@ bandit_select(PG_FUNCTION_ARGS)
 	SRF_RETURN_DONE(funcctx);
 }
 
+/*
+ * A contextual arm must stay solvable, or every later decision of its
+ * experiment would fail: refuse (and so roll back) the reward that would make
+ * its A numerically singular, e.g. one at a context with huge features.
+ * Only the value's header is read, not the whole (possibly TOASTed) matrix.
+ */
+static void
+check_arm_solvable(const char *arm, Datum linear, const char *hint)
+{
+	LinearPosterior *head = (LinearPosterior *)
+		PG_DETOAST_DATUM_SLICE(linear, 0, offsetof(LinearPosterior, data));
+
+	if (!(head->flags & LINEAR_POSTERIOR_FACTORED))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("reward not folded: the posterior of arm \"%s\" would become singular", arm),
+				 errdetail("A = lambda*I + sum x x^T would not be numerically positive definite "
+						   "(its condition number would exceed what a double can resolve)."),
+				 errhint("%s", hint)));
+}
+
 /* ------------------------------------------------------------------------
  * bandit_reward(decision_id, reward) RETURNS void
  * ------------------------------------------------------------------------
@@ -453,11 +474,14 @@ bandit_reward(PG_FUNCTION_ARGS)
 		catalog_plan(&online_linear_plan,
 					 "UPDATE bandit.arm SET linear = linear_posterior_update(linear, $5, $3),"
 					 "       ipw_sum = ipw_sum + $3 / $4, version = version + 1"
-					 " WHERE experiment_id = $1 AND arm_id = $2",
+					 " WHERE experiment_id = $1 AND arm_id = $2 RETURNING name, linear",
 					 5, argtypes);
-		if (SPI_execute_plan(online_linear_plan, args, NULL, false, 0) != SPI_OK_UPDATE ||
+		if (SPI_execute_plan(online_linear_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
 			SPI_processed != 1)
 			elog(ERROR, "could not update arm posterior");
+		check_arm_solvable(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						   SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
+						   "Scale the context features (or use a larger lambda); nothing was changed.");
 	}
 	else if (online)
 	{
@@ -549,7 +573,7 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 		return 0;
 	pending = SPI_tuptable;
 
-	if (SPI_execute_with_args("SELECT arm_id, linear FROM bandit.arm"
+	if (SPI_execute_with_args("SELECT arm_id, linear, name FROM bandit.arm"
 							  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
 							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read arms");
@@ -593,6 +617,9 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 		args[0] = Int64GetDatum(id);
 		args[1] = Int32GetDatum(arm);
 		args[2] = PointerGetDatum(linear_posterior_fold(DatumGetLinearPosterior(linear), &acc[arm]));
+		check_arm_solvable(SPI_getvalue(t, arms->tupdesc, 3), args[2],
+						   "Nothing was changed.  Delete the pending rewards of decisions with extreme"
+						   " contexts from bandit.pending_reward, then refresh again.");
 		args[3] = Float8GetDatum(compensated_value(&ipw[arm]));
 		if (SPI_execute_with_args("UPDATE bandit.arm SET linear = $3, ipw_sum = ipw_sum + $4"
 								  " WHERE experiment_id = $1 AND arm_id = $2",

@@ -11,7 +11,7 @@
 --   * learning is in 05_contextual_learning.sql.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(45);
+SELECT plan(49);
 
 SET LOCAL bandit.seed = 4242;
 SELECT setseed(0.17);
@@ -150,6 +150,26 @@ SELECT is((SELECT count(*) FROM bandit_arm_stats('ts') WHERE ci_low IS NULL AND 
           3::bigint, 'the interval columns are NULL for contextual arms (they depend on the context)');
 SELECT is((SELECT array_agg(prob_best IS NULL ORDER BY arm) FROM bandit_arm_stats('ts')), ARRAY[true, true, false],
           'prob_best is NULL for enabled contextual arms (it depends on the context), 0 for disabled ones');
+
+-- ---------------------------------------------------------------------------
+-- A reward that would make an arm singular is refused, online and in batch
+-- ---------------------------------------------------------------------------
+SELECT bandit_create('huge', ARRAY['a', 'b'], 'linucb', '{"context_dim": 2, "reward_type": "gaussian"}');
+SELECT bandit_create('huge_batch', ARRAY['a', 'b'], 'linucb',
+                     '{"context_dim": 2, "reward_type": "gaussian", "update": "batch"}');
+CREATE TEMP TABLE huge_decisions AS
+SELECT 'huge' AS exp, decision_id FROM bandit_select('huge', ARRAY[1e9, 1e9]::float8[])
+UNION ALL SELECT 'huge_batch', decision_id FROM bandit_select('huge_batch', ARRAY[1e9, 1e9]::float8[]);
+SELECT throws_ok($$ SELECT bandit_reward(decision_id, 1) FROM huge_decisions WHERE exp = 'huge' $$, '22000', NULL,
+                 'an online reward that would make the arm singular is refused');
+SELECT is((SELECT count(*) FROM bandit.arm WHERE experiment_id = pg_temp.eid('huge')
+             AND linear::text = linear_posterior(2)::text), 2::bigint,
+          'and changes no posterior');
+SELECT bandit_reward(decision_id, 1) FROM huge_decisions WHERE exp = 'huge_batch';
+SELECT throws_ok($$ SELECT bandit_refresh('huge_batch') $$, '22000', NULL,
+                 'a refresh that would make an arm singular is refused');
+SELECT is((SELECT count(*) FROM bandit.pending_reward WHERE experiment_id = pg_temp.eid('huge_batch')), 1::bigint,
+          'and leaves the reward pending');
 
 -- ---------------------------------------------------------------------------
 -- 1,000,000 online updates against one batch fit
