@@ -172,12 +172,15 @@ contextual_decide(const ExperimentState *state, const char *experiment, const do
 	}
 	else
 	{
+		double		prob;
+
 		arm = lints_draw(&state->config, &s, uniform, prng);
+		prob = lints_probability(&state->config, &s, arm);
 		/*
 		 * The arm was drawn, so its probability is positive; below the
 		 * smallest double it would round to 0, which the log cannot hold.
 		 */
-		*propensity = Max(lints_probability(&state->config, &s, arm), DBL_MIN);
+		*propensity = Max(prob, DBL_MIN);
 	}
 	return arm;
 }

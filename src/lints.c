@@ -7,37 +7,42 @@
  *    See lints.h for the contract and the accuracy.
  *
  * Design
- *  - Arm j's factor is Phi(x_j) with x_j = c_j + s_j z, c_j = (mu_a - mu_j) / sd_j,
- *    s_j = sd_a / sd_j > 0: increasing in z. It is taken as exactly 1 where
- *    x_j >= X_ONE (there 1 - Phi < 1e-17, below half an ulp of 1) and as 0
- *    below z where x_j = X_ZERO (Phi < 1e-17).
- *  - Point masses (sd_j = 0, or sd_j so small that s_j > 1e15) are steps:
- *    arm a's draw exceeds mu_j iff z > (mu_j - mu_a) / sd_a, a lower limit.
- *  - The integrand g(z) = phi(z) prod Phi(x_j) is log-concave (a product of
- *    log-concave functions of affine maps of z), hence unimodal.
- *  - Fast path, error ~1e-12 absolute: z runs over [lo, 9], where lo is the
- *    largest lower limit (point masses; -9; z where some factor falls to
- *    1e-17). Narrow arms (s_j large) move from 0 to 1 within 17 / s_j in z;
- *    as lo >= z(x_j = X_ZERO), all of that lies just above lo, and the
- *    points where x_j = 0 and x_j = X_ONE are breakpoints. Within each
- *    panel only arms with x_j < X_ONE somewhere on it are evaluated, and a
- *    node's product stops as soon as it falls below 1e-20. Global adaptive
- *    Gauss-Kronrod 10-21 (bisect the panel with the largest error estimate)
- *    until the estimated error is below FAST_ABS_TOL + FAST_REL_TOL * P.
- *  - Tail path, for P_a < TAIL_SWITCH (e.g. a chosen arm with a poor mean):
- *    the absolute cut-offs above would cost relative accuracy, and the
- *    integrand may underflow, so g is integrated in the log domain:
- *    h(z) = log g(z) + log sqrt(2 pi). Its maximum z* (h is concave: Newton
- *    on h' with a bisection safeguard), and the points zl < z* < zr where h
+ *  - Arm j's factor is Phi(x_j), x_j = c_j + s_j z with c_j = (mu_a - mu_j) / sd_j
+ *    and s_j = sd_a / sd_j > 0, so it increases with z. It is exactly 1 in
+ *    double where x_j >= X_ONE (1 - Phi < 1e-17) and below 1e-17 where
+ *    x_j < X_ZERO. Point masses (sd_j = 0, or s_j > 1e15) are steps: a beats
+ *    mu_j iff z > (mu_j - mu_a) / sd_a, a lower limit of integration.
+ *  - g(z) = phi(z) prod Phi(x_j) is log-concave (a product of log-concave
+ *    functions of affine maps of z), hence unimodal, and as h'(z) > 0 for
+ *    z < 0 (h = log g), its maximum lies at z >= 0.
+ *  - Fast path (absolute error target FAST_ABS_TOL + FAST_REL_TOL P_a):
+ *      domain [lo, Z_MAX]: lo is the largest of -Z_MAX, the point-mass
+ *      limits, the z where some factor falls to 1e-17, and the z below
+ *      which the bound Phi(x) <= exp(-x^2/2)/2 puts the whole product under
+ *      1e-17 (so at most ~1e-17 of P_a is cut off);
+ *      breakpoints at the maximum of g (a few Newton steps on h') and,
+ *      for arms steeper than NARROW, where x_j = 0 and x_j = X_ONE (a narrow
+ *      arm goes from 1e-17 to 1 within 17 / s_j, and as lo is above its
+ *      1e-17 point, all of that lies just above lo);
+ *      rules: QUADPACK QNG's nested sequence G10 < K21 < P43 < P87 on each
+ *      panel, globally adaptive: the panel with the largest error estimate
+ *      is raised to its next rule (reusing every node) while the estimate is
+ *      modest, else bisected;
+ *      integrand: only arms with x_j < X_ONE somewhere on a panel are
+ *      evaluated, a node's product stops once below NODE_TINY, and Phi comes
+ *      from a piecewise polynomial (ndtr_poly, ~1e-16 absolute, twice as
+ *      fast as erfc).
+ *  - Tail path, when P_a < TAIL_SWITCH (or P(z > lo) already is): the cut-offs
+ *    above are absolute, and g may underflow, so exp(h - h(z*)) is
+ *    integrated instead, to relative accuracy TAIL_REL_TOL, and scaled back:
+ *    the result keeps its relative accuracy down to the underflow threshold.
+ *    z* is the maximum of h (safeguarded Newton); zl < z* < zr are where h
  *    has fallen by TAIL_DROP = 50 (Newton from outside, which for a concave
- *    function stays outside), bound the domain: by concavity the mass
- *    beyond zl or zr is at most e^-50 of the total. exp(h - h(z*)) is
- *    integrated to relative accuracy TAIL_REL_TOL and scaled back, so the
- *    result keeps its relative accuracy down to the underflow threshold.
- *  - Node values, tolerances and cut-offs are documented next to the
- *    constants below. The Kronrod nodes and weights were computed for this
- *    file (60-digit mpmath: Legendre zeros, the Stieltjes polynomial's zeros,
- *    weights from the moment equations, checked exact to degree 31).
+ *    function stays outside, so every iterate is a safe limit); by concavity
+ *    the mass beyond them is below e^-50 of the total. Factors use an exact
+ *    log Phi (erfc, and the asymptotic series below x = -30).
+ *  - Rule and polynomial coefficients were computed for this file (mpmath);
+ *    see the comments at the tables.
  *
  * Plain C99; no state outside the call (thread-safe), no printing.
  */
@@ -55,18 +60,24 @@
 /* Phi(-8.5) = 9.5e-18: at or beyond X_ONE a factor is 1 to double precision */
 #define X_ONE			8.5
 #define X_ZERO			(-8.5)
-/* phi(z) < 1e-17 and 1 - Phi(z) < 1e-18 for |z| >= Z_MAX */
+/* 1 - Phi(z) < 1e-18 for z >= Z_MAX */
 #define Z_MAX			9.0
-/* in the fast path a node's value below this counts as 0 */
+/* in the fast path a node's value below this counts as 0 (the integrand
+ * there is below 1e-20 / sqrt(2 pi)) */
 #define NODE_TINY		1e-20
-/* arms with s_j >= NARROW (steeper than phi) get breakpoints */
-#define NARROW			2.0
-/* s_j above this: arm j is treated as a point mass (its spread, < 1e-15 in z,
+/* arms with s_j >= NARROW get breakpoints where their factor rises (gentler
+ * ones the adaptive rule resolves by itself, and breakpoints would only add
+ * panels) */
+#define NARROW			10.0
+/* s_j above this: arm j counts as a point mass (its spread, < 1e-15 in z,
  * moves P_a by less than 2e-16) */
 #define POINT_MASS_RATIO 1e15
 
+/* fast path: stop when the error estimates add up to at most
+ * max(FAST_ABS_TOL, FAST_REL_TOL P_a) */
 #define FAST_ABS_TOL	1e-12
 #define FAST_REL_TOL	1e-10
+/* below this the fast result is replaced by the tail path's */
 #define TAIL_SWITCH		1e-6
 #define TAIL_REL_TOL	1e-10
 #define TAIL_DROP		50.0
@@ -74,63 +85,297 @@
 #define X_FLOOR			(-40.0)
 #define Z_CEIL			40.0
 
-/* adaptive budget: panels per call */
-#define MAX_PANELS		400
+/* adaptive budget: panels per call; the panel with the largest error is
+ * bisected rather than raised to its next rule if its estimate exceeds
+ * EXTEND_LIMIT times its integral of |f| (not smooth there) */
+#define MAX_PANELS		200
+#define EXTEND_LIMIT	1e-2
 
 /*
- * Gauss-Kronrod 10-21 on [-1, 1]: Kronrod nodes x >= 0 in decreasing order
- * (the last is 0), their Kronrod weights, and the Gauss weight of each node
- * (0 where the node is a Kronrod node only; the 10 Gauss nodes are at odd
- * indices).
+ * Nested rules on [-1, 1]: Gauss 10 (G10) within Kronrod 21 (K21) within
+ * Patterson's extensions to 43 (P43) and 87 (P87) points, the sequence of
+ * QUADPACK's QNG (each rule reuses all nodes of the previous one; degrees
+ * 19, 31, 64, 130). Nodes x >= 0 of each stage in decreasing order (only
+ * the first stage has 0), and for each stage the weights of every rule that
+ * uses its nodes (G10 weight 0: a Kronrod node). Computed for this file with
+ * mpmath at 120 digits: Legendre zeros; the Stieltjes-type polynomial of each
+ * extension from its orthogonality to the previous nodes' polynomial; weights
+ * from the moment equations; every rule checked exact to its degree.
  */
-#define NHALF 11
-#define NNODES (2 * NHALF - 1)
-static const double gk_x[NHALF] = {
-	0.9956571630258080807355273,
-	0.9739065285171717200779640,
-	0.9301574913557082260012072,
-	0.8650633666889845107320967,
-	0.7808177265864168970637176,
-	0.6794095682990244062343274,
-	0.5627571346686046833390001,
-	0.4333953941292471907992659,
-	0.2943928627014601981311266,
-	0.1488743389816312108848260,
+#define N1 11					/* stage 1: 21 nodes, 10 pairs and 0 */
+#define N2 11					/* stage 2: 22 more, 11 pairs */
+#define N3 22					/* stage 3: 44 more, 22 pairs */
+static const double x21[11] = {
+	9.956571630258080807355273e-1,
+	9.73906528517171720077964e-1,
+	9.301574913557082260012072e-1,
+	8.650633666889845107320967e-1,
+	7.808177265864168970637176e-1,
+	6.794095682990244062343274e-1,
+	5.627571346686046833390001e-1,
+	4.333953941292471907992659e-1,
+	2.943928627014601981311266e-1,
+	1.48874338981631210884826e-1,
 	0.0
 };
-static const double gk_wk[NHALF] = {
-	0.01169463886737187427806440,
-	0.03255816230796472747881897,
-	0.05475589657435199603138131,
-	0.07503967481091995276704314,
-	0.09312545458369760553506547,
-	0.1093871588022976418992106,
-	0.1234919762620658510779581,
-	0.1347092173114733259280540,
-	0.1427759385770600807970943,
-	0.1477391049013384913748415,
-	0.1494455540029169056649365
-};
-static const double gk_wg[NHALF] = {
+static const double w10_21[11] = {
 	0.0,
-	0.06667134430868813759356881,
+	6.667134430868813759356881e-2,
 	0.0,
-	0.1494513491505805931457763,
+	1.494513491505805931457763e-1,
 	0.0,
-	0.2190863625159820439955349,
+	2.190863625159820439955349e-1,
 	0.0,
-	0.2692667193099963550912269,
+	2.692667193099963550912269e-1,
 	0.0,
-	0.2955242247147528701738930,
+	2.95524224714752870173893e-1,
 	0.0
 };
+static const double w21_21[11] = {
+	1.16946388673718742780644e-2,
+	3.255816230796472747881897e-2,
+	5.47558965743519960313813e-2,
+	7.503967481091995276704314e-2,
+	9.312545458369760553506547e-2,
+	1.093871588022976418992106e-1,
+	1.234919762620658510779581e-1,
+	1.34709217311473325928054e-1,
+	1.427759385770600807970943e-1,
+	1.477391049013384913748415e-1,
+	1.494455540029169056649365e-1
+};
+static const double w43_21[11] = {
+	5.768556059769796184184328e-3,
+	1.629673428966656492428197e-2,
+	2.737189059324884208127607e-2,
+	3.75228761208695014616138e-2,
+	4.656082691042883074333915e-2,
+	5.469490205825544214721269e-2,
+	6.174499520144256449624034e-2,
+	6.735541460947808607555317e-2,
+	7.138726726869339776855911e-2,
+	7.38701996323939534321407e-2,
+	7.472214751740300559442517e-2
+};
+static const double w87_21[11] = {
+	2.884872430211530501334156e-3,
+	8.148377384149172900002878e-3,
+	1.368594602271270188895004e-2,
+	1.876143820156282224393506e-2,
+	2.328041350288831112340929e-2,
+	2.734745105005228616158283e-2,
+	3.087249761171335867546639e-2,
+	3.367770731163793004658106e-2,
+	3.569363363941877071935136e-2,
+	3.693509982042790761458959e-2,
+	3.736107376267902341032124e-2
+};
+static const double x43[11] = {
+	9.993333609019320813940993e-1,
+	9.874334029080888697959615e-1,
+	9.548079348142662992579192e-1,
+	9.001486957483282936250995e-1,
+	8.251983149831141508470667e-1,
+	7.321483889893049826123548e-1,
+	6.228479705377252386411591e-1,
+	4.994795740710564999522149e-1,
+	3.649016613465807680439895e-1,
+	2.222549197766012964982609e-1,
+	7.465061746138332204391444e-2
+};
+static const double w43_43[11] = {
+	1.844477640212414100389107e-3,
+	1.079868958589165174046541e-2,
+	2.189536386779542810252312e-2,
+	3.259746397534568944388222e-2,
+	4.216313793519181184762792e-2,
+	5.074193960018457778018902e-2,
+	5.837939554261924837547537e-2,
+	6.474640495144588554468926e-2,
+	6.956619791235648452863332e-2,
+	7.282444147183320815093954e-2,
+	7.450775101417511827357181e-2
+};
+static const double w87_43[11] = {
+	9.152833452022413608433925e-4,
+	5.399280219300471367738743e-3,
+	1.094767960111893113432783e-2,
+	1.62987316967873352626657e-2,
+	2.108156888920383511243306e-2,
+	2.5370969769253827243468e-2,
+	2.918969775647575250144615e-2,
+	3.237320246720278968578819e-2,
+	3.4783098950365142750782e-2,
+	3.641222073135178756280116e-2,
+	3.7253875503047708539592e-2
+};
+static const double x87[22] = {
+	9.999029772627292344905298e-1,
+	9.979898959866787454274963e-1,
+	9.921754978606872228085234e-1,
+	9.813581635727127735719169e-1,
+	9.650576238583846191282841e-1,
+	9.431676131336705968164166e-1,
+	9.158064146855072095918264e-1,
+	8.832216577713165013721175e-1,
+	8.45710748462415666605902e-1,
+	8.035576580352309827887395e-1,
+	7.570057306854955583289428e-1,
+	7.062732097873218198240943e-1,
+	6.515894665011779225344222e-1,
+	5.932233740579610888752738e-1,
+	5.314936059708319322852689e-1,
+	4.667636230420228448719668e-1,
+	3.994248478592188047321017e-1,
+	3.298748771061882882650534e-1,
+	2.58503559202161551802281e-1,
+	1.856953965683466520159171e-1,
+	1.118422131799074681723984e-1,
+	3.735212339461987081499817e-2
+};
+static const double w87_87[22] = {
+	2.741455637620723500165271e-4,
+	1.807124155057942948341312e-3,
+	4.096869282759164864458071e-3,
+	6.758290051847378699816578e-3,
+	9.549957672201646536053581e-3,
+	1.232944765224485369462664e-2,
+	1.501044734638895237669729e-2,
+	1.754896798624319109966535e-2,
+	1.993803778644088820227819e-2,
+	2.21949359610122867963321e-2,
+	2.433914712600080547036065e-2,
+	2.637450541483920724150379e-2,
+	2.8286910788771200659968e-2,
+	3.005258112809269532252111e-2,
+	3.164675137143992940458605e-2,
+	3.305041341997850329078594e-2,
+	3.425509970422606178708282e-2,
+	3.526241266015668103378272e-2,
+	3.607698962288870118550032e-2,
+	3.669860449845609449801805e-2,
+	3.712054926983257611411996e-2,
+	3.733422875193504032123545e-2
+};
+
+/*
+ * Phi(x) on [-8.5, 8.5) for the fast path, which needs it to ~1e-16
+ * absolute (not relative): on each unit interval [i - 8.5, i - 7.5] a degree
+ * 15 polynomial in t = 2 (x - (i - 8.5)) - 1, the Chebyshev interpolant of
+ * Phi at 16 points (computed for this file with mpmath at 40 digits; its
+ * own error is below 3e-18, so rounding, ~1e-16, dominates). About twice as
+ * fast as erfc.
+ */
+static const double ndtr_poly[17][16] = {
+	{6.22096056951099845e-16, 2.52613554169528386e-15, 5.05227114446496707e-15, 6.63110580650574826e-15,
+		6.42059322357281245e-15, 4.88780893769492737e-15, 3.04452981685480627e-15, 1.59425654932574641e-15,
+		7.15537852455017849e-16, 2.79279195045202392e-16, 9.58973703052788737e-17, 2.91413069363091196e-17,
+		7.79516556722464078e-18, 1.90031448442910644e-18, 4.77501308199310030e-19, 9.09453813740388026e-20},
+	{1.27981254385453357e-12, 4.56736020417976600e-12, 7.99288036132551619e-12, 9.13472040868854633e-12,
+		7.65984359163665901e-12, 5.01933855091649216e-12, 2.67262004235659669e-12, 1.18692466308007800e-12,
+		4.47688854928577285e-13, 1.45253172856969208e-13, 4.08956195475990949e-14, 1.00398153443504298e-14,
+		2.14706312009663473e-15, 4.02328536483617054e-16, 6.93008591821893466e-17, 9.31732583474186035e-18},
+	{9.86587645038266570e-10, 3.03794142491172204e-09, 4.55691213729470845e-09, 4.43033124465268465e-09,
+		3.13287709596738817e-09, 1.71358883520190440e-09, 7.52365168804864376e-10, 2.71442551024693281e-10,
+		8.16383663932890990e-11, 2.06152174716686513e-11, 4.37027642255619241e-12, 7.70232345952715309e-13,
+		1.09909360555984645e-13, 1.17747976655003587e-14, 6.36582101092156425e-16, -5.03816483431874978e-17},
+	{2.86651571879188141e-07, 7.43359757367147674e-07, 9.29199696709674053e-07, 7.43359757367293787e-07,
+		4.25883194309440397e-07, 1.85065606258151791e-07, 6.29145629217725973e-08, 1.69615817896841535e-08,
+		3.61528231280508620e-09, 5.91984458056476153e-10, 6.76575528989860396e-11, 3.26791138891682826e-12,
+		-6.01814346003438727e-13, -1.73345819060465131e-13, -2.02734650235645715e-14, -6.73818616782378090e-16},
+	{3.16712418331199785e-05, 6.69151128824426838e-05, 6.69151128824353926e-05, 4.18219455515253950e-05,
+		1.81228430724809986e-05, 5.68081427077580868e-06, 1.28950998661716230e-06, 1.99359571586385569e-07,
+		1.52994516423379578e-08, -1.44566722794591605e-09, -6.29131536754458755e-10, -8.48170128600621581e-11,
+		-2.20865029606904351e-12, 1.15563055467657920e-12, 1.94018780119245989e-13, 7.67747072623855142e-15},
+	{1.34989803163009414e-03, 2.21592420596900333e-03, 1.66194315447680714e-03, 7.38641401989673378e-04,
+		2.07742894308450690e-04, 3.46238157181502231e-05, 1.73119079506383304e-06, -6.59501250851661854e-07,
+		-1.70027702443699730e-07, -1.23084037390847105e-08, 1.93220938528853129e-09, 5.15243146814183605e-10,
+		2.77200650878123865e-11, -5.88297986995387875e-12, -1.03159273835125853e-12, -1.20982980634899796e-14},
+	{2.27501319481792086e-02, 2.69954832565940245e-02, 1.34977416282968041e-02, 3.37443540707424916e-03,
+		2.81202950593896115e-04, -7.03007376472958669e-05, -2.10902213292469286e-05, -9.20604898440975415e-07,
+		4.49841167432641674e-07, 7.23581527862363772e-08, -2.76094713874201643e-09, -1.73102723105020612e-09,
+		-9.16166928400825939e-11, 2.34473730672059426e-11, 2.97283834842940691e-12, -1.54501204584008504e-13},
+	{1.58655253931457046e-01, 1.20985362259571669e-01, 3.02463405648932225e-02, -3.14065252947614688e-17,
+		-1.26026419021025432e-03, -1.26026419019727393e-04, 3.15066048062219496e-05, 6.00125804330839621e-06,
+		-4.68848486312328398e-07, -1.71911017079122372e-07, 1.82372973077151333e-09, 3.59919496885968962e-09,
+		1.14923863260075449e-10, -5.89556507538339829e-11, -3.69104197656875643e-12, 7.46951709555772831e-13},
+	{5.00000000000000000e-01, 1.99471140200716351e-01, -2.67955171309420060e-39, -8.31129750836311597e-03,
+		5.04593003499337649e-38, 3.11673656562264458e-04, -3.17288769366604699e-37, -9.27600167259196669e-06,
+		9.24232433334023553e-37, 2.25458331559934454e-07, -1.37183864160807272e-36, -4.61155724755839579e-09,
+		1.00798640583011154e-36, 8.11866575233148149e-11, -2.90934851828516158e-37, -1.19076140515105286e-12},
+	{8.41344746068542926e-01, 1.20985362259571669e-01, -3.02463405648932225e-02, -3.14065252947614688e-17,
+		1.26026419021025432e-03, -1.26026419019727393e-04, -3.15066048062219496e-05, 6.00125804330839621e-06,
+		4.68848486312328398e-07, -1.71911017079122372e-07, -1.82372973077151333e-09, 3.59919496885968962e-09,
+		-1.14923863260075449e-10, -5.89556507538339829e-11, 3.69104197656875643e-12, 7.46951709555772831e-13},
+	{9.77249868051820791e-01, 2.69954832565940245e-02, -1.34977416282968041e-02, 3.37443540707424916e-03,
+		-2.81202950593896115e-04, -7.03007376472958669e-05, 2.10902213292469286e-05, -9.20604898440975415e-07,
+		-4.49841167432641674e-07, 7.23581527862363772e-08, 2.76094713874201643e-09, -1.73102723105020612e-09,
+		9.16166928400825939e-11, 2.34473730672059426e-11, -2.97283834842940691e-12, -1.54501204584008504e-13},
+	{9.98650101968369897e-01, 2.21592420596900333e-03, -1.66194315447680714e-03, 7.38641401989673378e-04,
+		-2.07742894308450690e-04, 3.46238157181502231e-05, -1.73119079506383304e-06, -6.59501250851661854e-07,
+		1.70027702443699730e-07, -1.23084037390847105e-08, -1.93220938528853129e-09, 5.15243146814183605e-10,
+		-2.77200650878123865e-11, -5.88297986995387875e-12, 1.03159273835125853e-12, -1.20982980634899796e-14},
+	{9.99968328758166880e-01, 6.69151128824426838e-05, -6.69151128824353926e-05, 4.18219455515253950e-05,
+		-1.81228430724809986e-05, 5.68081427077580868e-06, -1.28950998661716230e-06, 1.99359571586385569e-07,
+		-1.52994516423379578e-08, -1.44566722794591605e-09, 6.29131536754458755e-10, -8.48170128600621581e-11,
+		2.20865029606904351e-12, 1.15563055467657920e-12, -1.94018780119245989e-13, 7.67747072623855142e-15},
+	{9.99999713348428076e-01, 7.43359757367147674e-07, -9.29199696709674053e-07, 7.43359757367293787e-07,
+		-4.25883194309440397e-07, 1.85065606258151791e-07, -6.29145629217725973e-08, 1.69615817896841535e-08,
+		-3.61528231280508620e-09, 5.91984458056476153e-10, -6.76575528989860396e-11, 3.26791138891682826e-12,
+		6.01814346003438727e-13, -1.73345819060465131e-13, 2.02734650235645715e-14, -6.73818616782378090e-16},
+	{9.99999999013412300e-01, 3.03794142491172204e-09, -4.55691213729470845e-09, 4.43033124465268465e-09,
+		-3.13287709596738817e-09, 1.71358883520190440e-09, -7.52365168804864376e-10, 2.71442551024693281e-10,
+		-8.16383663932890990e-11, 2.06152174716686513e-11, -4.37027642255619241e-12, 7.70232345952715309e-13,
+		-1.09909360555984645e-13, 1.17747976655003587e-14, -6.36582101092156425e-16, -5.03816483431874978e-17},
+	{9.99999999998720135e-01, 4.56736020417976600e-12, -7.99288036132551619e-12, 9.13472040868854633e-12,
+		-7.65984359163665901e-12, 5.01933855091649216e-12, -2.67262004235659669e-12, 1.18692466308007800e-12,
+		-4.47688854928577285e-13, 1.45253172856969208e-13, -4.08956195475990949e-14, 1.00398153443504298e-14,
+		-2.14706312009663473e-15, 4.02328536483617054e-16, -6.93008591821893466e-17, 9.31732583474186035e-18},
+	{9.99999999999999334e-01, 2.52613554169528386e-15, -5.05227114446496707e-15, 6.63110580650574826e-15,
+		-6.42059322357281245e-15, 4.88780893769492737e-15, -3.04452981685480627e-15, 1.59425654932574641e-15,
+		-7.15537852455017849e-16, 2.79279195045202392e-16, -9.58973703052788737e-17, 2.91413069363091196e-17,
+		-7.79516556722464078e-18, 1.90031448442910644e-18, -4.77501308199310030e-19, 9.09453813740388026e-20}
+};
+
+static inline double
+poly_ndtr(double x)
+{
+	double		u = x + 8.5;
+	int			i = (int) u;
+	double		t = 2.0 * (u - i) - 1.0;
+	const double *c = ndtr_poly[i];
+	/* Estrin's scheme */
+	double		t2 = t * t,
+				t4 = t2 * t2,
+				t8 = t4 * t4;
+	double		q0 = (c[0] + c[1] * t) + (c[2] + c[3] * t) * t2,
+				q1 = (c[4] + c[5] * t) + (c[6] + c[7] * t) * t2,
+				q2 = (c[8] + c[9] * t) + (c[10] + c[11] * t) * t2,
+				q3 = (c[12] + c[13] * t) + (c[14] + c[15] * t) * t2;
+
+	return (q0 + q1 * t4) + (q2 + q3 * t4) * t8;
+}
+
+/* Phi(x) to ~1e-16 absolute, any x */
+static inline double
+fast_ndtr(double x)
+{
+	if (x >= -8.5 && x < 8.5)
+		return poly_ndtr(x);
+	return x >= 8.5 ? 1.0 : 0.5 * erfc(-x * SQRT_HALF);
+}
 
 typedef struct
 {
 	double		a,
 				b,
-				value,
-				error;
+				value,			/* current estimate: K21, P43 or P87 */
+				error,
+				part43,			/* P43 and P87 sums over the nodes evaluated so far */
+				part87,
+				absolute,		/* K21 of |f| and of |f - mean|, for the error estimate */
+				spread;
+	int			stage;			/* 1, 2 or 3 */
 } panel;
 
 typedef struct
@@ -146,7 +391,7 @@ typedef struct
 /*
  * log Phi(x) and the inverse Mills ratio phi(x) / Phi(x) (and, if wanted,
  * its negative derivative ratio*(x + ratio), in (0, 1)). Accurate for all
- * x >= X_FLOOR; for x < -30 from the asymptotic series
+ * x; for x < -30 from the asymptotic series
  * Phi(-t) = phi(t)/t (1 - 1/t^2 + 3/t^4 - ...), truncated after 1/t^14
  * (relative error below 5e-18 there).
  */
@@ -187,7 +432,7 @@ log_ndtr(double x, double *mills, double *mills_slope)
 	}
 }
 
-/* the integrand (scaled, see problem) at the nodes z[0..n-1], arms in active[0..m-1] */
+/* the integrand (scaled, see problem) at z[0..n-1], arms active[0..m-1] */
 static void
 eval_nodes(const problem *pb, int m, const double *z, int n, double *out)
 {
@@ -207,7 +452,13 @@ eval_nodes(const problem *pb, int m, const double *z, int n, double *out)
 				int			j = pb->active[k];
 				double		x = pb->c[j] + pb->s[j] * zi;
 
-				if (x < X_ONE)
+				/* above -3, Phi to 1e-16 absolute is 1e-13 relative */
+				if (x >= -3.0)
+				{
+					if (x < X_ONE)
+						h += log(poly_ndtr(x));
+				}
+				else
 					h += log_ndtr(x, NULL, NULL);
 			}
 			out[i] = exp(h);
@@ -223,7 +474,7 @@ eval_nodes(const problem *pb, int m, const double *z, int n, double *out)
 
 				if (x < X_ONE)
 				{
-					v *= 0.5 * erfc(-x * SQRT_HALF);
+					v *= fast_ndtr(x);
 					if (v < NODE_TINY)
 					{
 						v = 0.0;
@@ -236,22 +487,23 @@ eval_nodes(const problem *pb, int m, const double *z, int n, double *out)
 	}
 }
 
-/* Gauss-Kronrod 10-21 on [a, b]: the Kronrod value and an error estimate */
-static void
-apply_rule(const problem *pb, double a, double b, double *value, double *error)
+/*
+ * The integrand at mid -/+ half x[i] for i < count, into lo[], hi[] (a node
+ * x = 0 is evaluated once, into lo[], with hi[] = 0). Returns false (and
+ * leaves lo, hi unset) if in the fast path some factor is below 1e-17 on all
+ * of [a, b]: the panel then counts as 0.
+ */
+static bool
+eval_pairs(const problem *pb, double a, double b, const double *x, int count,
+		   double *lo, double *hi)
 {
 	double		half = 0.5 * (b - a),
 				mid = 0.5 * (a + b);
-	double		z[NNODES],
-				f[NNODES];
-	double		kronrod = 0.0,
-				gauss = 0.0,
-				absolute = 0.0,
-				mean,
-				spread = 0.0,
-				err;
+	double		z[2 * N3],
+				f[2 * N3];
 	int			i,
 				j,
+				n = 0,
 				m = 0;
 
 	/* arms whose factor is below 1 somewhere on [a, b] */
@@ -260,85 +512,162 @@ apply_rule(const problem *pb, double a, double b, double *value, double *error)
 		if (pb->c[j] + pb->s[j] * a < X_ONE)
 		{
 			if (!pb->log_domain && pb->c[j] + pb->s[j] * b <= X_ZERO)
-			{
-				/* factor below 1e-17 on all of [a, b] */
-				*value = 0.0;
-				*error = 0.0;
-				return;
-			}
+				return false;
 			pb->active[m++] = j;
 		}
 	}
-	for (i = 0; i < NHALF; i++)
+	for (i = 0; i < count; i++)
 	{
-		z[i] = mid - half * gk_x[i];
-		if (i < NHALF - 1)
-			z[NHALF + i] = mid + half * gk_x[i];
+		z[n++] = mid - half * x[i];
+		if (x[i] != 0.0)
+			z[n++] = mid + half * x[i];
 	}
-	eval_nodes(pb, m, z, NNODES, f);
-	for (i = 0; i < NHALF; i++)
+	eval_nodes(pb, m, z, n, f);
+	for (i = 0, n = 0; i < count; i++)
 	{
-		double		pair = (i < NHALF - 1) ? f[i] + f[NHALF + i] : f[i];
-		double		abs_pair = (i < NHALF - 1) ? fabs(f[i]) + fabs(f[NHALF + i]) : fabs(f[i]);
+		lo[i] = f[n++];
+		hi[i] = (x[i] != 0.0) ? f[n++] : 0.0;
+	}
+	return true;
+}
 
-		kronrod += gk_wk[i] * pair;
-		gauss += gk_wg[i] * pair;
-		absolute += gk_wk[i] * abs_pair;
-	}
-	mean = 0.5 * kronrod;
-	for (i = 0; i < NHALF; i++)
-	{
-		double		dev = fabs(f[i] - mean);
+/* error estimate from the difference of two rules (QUADPACK's scaling) */
+static double
+rule_error(double difference, const panel *p)
+{
+	double		err = fabs(difference);
 
-		if (i < NHALF - 1)
-			dev += fabs(f[NHALF + i] - mean);
-		spread += gk_wk[i] * dev;
-	}
-	kronrod *= half;
-	gauss *= half;
-	absolute *= fabs(half);
-	spread *= fabs(half);
 	/*
 	 * |K21 - G10| bounds the error of G10; that of K21 is far smaller on
-	 * smooth integrands. The usual scaling (QUADPACK's): spread * min(1,
-	 * (200 |K - G| / spread)^1.5), and never below 50 ulps of the integral of
-	 * |f|.
+	 * smooth integrands, hence the usual scaling spread * min(1,
+	 * (200 |difference| / spread)^1.5); never below 50 ulps of the integral
+	 * of |f|.
 	 */
-	err = fabs(kronrod - gauss);
-	if (spread > 0.0 && err > 0.0)
+	if (p->spread > 0.0 && err > 0.0)
 	{
-		double		r = 200.0 * err / spread;
+		double		r = 200.0 * err / p->spread;
 
-		err = (r < 1.0) ? spread * r * sqrt(r) : spread;
+		err = (r < 1.0) ? p->spread * r * sqrt(r) : p->spread;
 	}
-	if (absolute > DBL_MIN / (50.0 * DBL_EPSILON))
-		err = fmax(err, 50.0 * DBL_EPSILON * absolute);
-	*value = kronrod;
-	*error = err;
+	if (p->absolute > DBL_MIN / (50.0 * DBL_EPSILON))
+		err = fmax(err, 50.0 * DBL_EPSILON * p->absolute);
+	return err;
+}
+
+/* stage 1 on [p->a, p->b]: K21 and G10 */
+static void
+panel_start(const problem *pb, panel *p)
+{
+	double		lo[N1],
+				hi[N1],
+				half = 0.5 * (p->b - p->a);
+	double		k21 = 0.0,
+				g10 = 0.0,
+				p43 = 0.0,
+				p87 = 0.0,
+				absolute = 0.0,
+				spread = 0.0,
+				mean;
+	int			i;
+
+	p->stage = 1;
+	if (!eval_pairs(pb, p->a, p->b, x21, N1, lo, hi))
+	{
+		p->value = p->error = p->part43 = p->part87 = p->absolute = p->spread = 0.0;
+		p->stage = 3;
+		return;
+	}
+	for (i = 0; i < N1; i++)
+	{
+		double		pair = lo[i] + hi[i];
+
+		k21 += w21_21[i] * pair;
+		g10 += w10_21[i] * pair;
+		p43 += w43_21[i] * pair;
+		p87 += w87_21[i] * pair;
+		absolute += w21_21[i] * (fabs(lo[i]) + fabs(hi[i]));
+	}
+	mean = 0.5 * k21;
+	for (i = 0; i < N1; i++)
+		spread += w21_21[i] * (fabs(lo[i] - mean) + (x21[i] != 0.0 ? fabs(hi[i] - mean) : 0.0));
+	p->value = k21 * half;
+	p->part43 = p43;
+	p->part87 = p87;
+	p->absolute = absolute * fabs(half);
+	p->spread = spread * fabs(half);
+	p->error = rule_error((k21 - g10) * half, p);
+}
+
+/* the next stage: P43 (compared with K21) or P87 (compared with P43) */
+static void
+panel_extend(const problem *pb, panel *p)
+{
+	double		lo[N3],
+				hi[N3],
+				half = 0.5 * (p->b - p->a),
+				previous = p->value;
+	int			i;
+
+	if (p->stage == 1)
+	{
+		double		add43 = 0.0,
+					add87 = 0.0;
+
+		if (eval_pairs(pb, p->a, p->b, x43, N2, lo, hi))
+		{
+			for (i = 0; i < N2; i++)
+			{
+				add43 += w43_43[i] * (lo[i] + hi[i]);
+				add87 += w87_43[i] * (lo[i] + hi[i]);
+			}
+		}
+		p->part43 += add43;
+		p->part87 += add87;
+		p->value = p->part43 * half;
+		p->stage = 2;
+	}
+	else
+	{
+		double		add87 = 0.0;
+
+		if (eval_pairs(pb, p->a, p->b, x87, N3, lo, hi))
+			for (i = 0; i < N3; i++)
+				add87 += w87_87[i] * (lo[i] + hi[i]);
+		p->value = (p->part87 + add87) * half;
+		p->stage = 3;
+	}
+	p->error = rule_error(p->value - previous, p);
 }
 
 /*
  * Global adaptive integration over the panels between the sorted points
- * pts[0..npts-1] (empty panels skipped), bisecting the panel with the largest
- * error estimate until the sum of the estimates is at most
- * max(abs_tol, rel_tol * |value|). Returns 0, or -1 if MAX_PANELS panels do
- * not suffice.
+ * pts[0..npts-1] (empty panels skipped). The panel with the largest error
+ * estimate is refined until the estimates add up to at most
+ * max(abs_tol, rel_tol * |value|): raised to the next rule while its
+ * estimate is modest (smooth there), else bisected. Returns 0, or -1 if
+ * MAX_PANELS panels do not suffice.
  */
 static int
 integrate(const problem *pb, const double *pts, int npts, double abs_tol, double rel_tol,
 		  panel *pan, double *value)
 {
 	int			n = 0,
-				i;
+				i,
+				stride = 1;
 	double		stuck = 0.0;	/* error of panels too narrow to bisect */
 
-	for (i = 0; i + 1 < npts; i++)
+	/* breakpoints are hints: with very many arms keep every stride-th */
+	while ((npts - 2) / stride + 1 > MAX_PANELS / 2)
+		stride++;
+	for (i = 0; i + 1 < npts; i += stride)
 	{
-		if (pts[i + 1] > pts[i])
+		double		b = pts[(i + stride < npts - 1) ? i + stride : npts - 1];
+
+		if (b > pts[i])
 		{
 			pan[n].a = pts[i];
-			pan[n].b = pts[i + 1];
-			apply_rule(pb, pan[n].a, pan[n].b, &pan[n].value, &pan[n].error);
+			pan[n].b = b;
+			panel_start(pb, &pan[n]);
 			n++;
 		}
 	}
@@ -348,6 +677,7 @@ integrate(const problem *pb, const double *pts, int npts, double abs_tol, double
 					err = stuck,
 					mid;
 		int			worst = 0;
+		panel	   *p;
 
 		for (i = 0; i < n; i++)
 		{
@@ -361,20 +691,28 @@ integrate(const problem *pb, const double *pts, int npts, double abs_tol, double
 			*value = sum;
 			return 0;
 		}
-		if (n == 0 || n >= MAX_PANELS || !(err < HUGE_VAL))
+		if (n == 0 || !(err < HUGE_VAL))
 			return -1;
-		mid = 0.5 * (pan[worst].a + pan[worst].b);
-		if (!(mid > pan[worst].a && mid < pan[worst].b))
+		p = &pan[worst];
+		if (p->stage < 3 && p->error <= EXTEND_LIMIT * p->absolute)
 		{
-			stuck += pan[worst].error;
-			pan[worst].error = 0.0;
+			panel_extend(pb, p);
+			continue;
+		}
+		if (n >= MAX_PANELS)
+			return -1;
+		mid = 0.5 * (p->a + p->b);
+		if (!(mid > p->a && mid < p->b))
+		{
+			stuck += p->error;
+			p->error = 0.0;
 			continue;
 		}
 		pan[n].a = mid;
-		pan[n].b = pan[worst].b;
-		pan[worst].b = mid;
-		apply_rule(pb, pan[worst].a, pan[worst].b, &pan[worst].value, &pan[worst].error);
-		apply_rule(pb, pan[n].a, pan[n].b, &pan[n].value, &pan[n].error);
+		pan[n].b = p->b;
+		p->b = mid;
+		panel_start(pb, p);
+		panel_start(pb, &pan[n]);
 		n++;
 	}
 }
@@ -575,6 +913,105 @@ tail_probability(problem *pb, double lower, double *points, panel *pan, double *
 	return 0;
 }
 
+/*
+ * The maximum of g on [lo, hi] (h' > 0 below 0, so it lies at or above
+ * max(lo, 0)), to within about a hundredth of its width: safeguarded Newton
+ * on h'. Only a breakpoint, so it need not be precise.
+ */
+static double
+fast_mode(const problem *pb, double lo, double hi)
+{
+	double		left = fmax(lo, 0.0),
+				right = hi,
+				z = left;
+	int			iter;
+
+	for (iter = 0; iter < 30; iter++)
+	{
+		double		d1 = -z,
+					d2 = -1.0,
+					next;
+		int			j;
+
+		for (j = 0; j < pb->n; j++)
+		{
+			double		x = pb->c[j] + pb->s[j] * z,
+						cdf,
+						ratio;
+
+			if (x >= X_ONE)
+				continue;
+			if (x < -5.0)
+			{
+				/* ratio ~ t / (1 - 1/t^2 + 3/t^4) with t = -x (to ~1e-3) */
+				double		u = 1.0 / (x * x);
+
+				ratio = -x / (1.0 - u * (1.0 - 3.0 * u));
+				d1 += pb->s[j] * ratio;
+				d2 -= pb->s[j] * pb->s[j] * ratio * (x + ratio);
+				continue;
+			}
+			cdf = fast_ndtr(x);
+			ratio = INV_SQRT_2PI * exp(-0.5 * x * x) / cdf;
+			d1 += pb->s[j] * ratio;
+			d2 -= pb->s[j] * pb->s[j] * ratio * (x + ratio);
+		}
+		if (iter == 0 && d1 <= 0.0)
+			return z;			/* decreasing from the left end */
+		if (d1 > 0.0)
+			left = z;
+		else
+			right = z;
+		next = z - d1 / d2;
+		if (!(next > left && next < right))
+			next = 0.5 * (left + right);
+		if (fabs(next - z) * sqrt(-d2) < 0.01 || right - left < 1e-9)
+			return next;
+		z = next;
+	}
+	return z;
+}
+
+/*
+ * A lower limit above lo below which prod Phi(x_j) <= 1e-17, from
+ * Phi(x) <= exp(-x^2 / 2) / 2 for x <= 0 (bisection; the bound is
+ * nondecreasing in z).
+ */
+static double
+product_lower_limit(const problem *pb, double lo, double hi)
+{
+	const double log_limit = -39.1439465808987777;	/* log(1e-17) */
+	double		left = lo,
+				right = hi;
+	int			iter,
+				j;
+
+	for (iter = 0; iter < 24; iter++)
+	{
+		double		z = (iter == 0) ? lo : 0.5 * (left + right),
+					bound = 0.0;
+
+		for (j = 0; j < pb->n && bound > log_limit; j++)
+		{
+			double		x = pb->c[j] + pb->s[j] * z;
+
+			if (x < 0.0)
+				bound -= 0.5 * x * x + 0.69314718055994530942;	/* log 2 */
+		}
+		if (iter == 0)
+		{
+			if (bound > log_limit)
+				return lo;
+			continue;
+		}
+		if (bound <= log_limit)
+			left = z;
+		else
+			right = z;
+	}
+	return left;
+}
+
 /* P_a for a continuous arm a: factors Phi(c_j + s_j z), z > lower */
 static int
 continuous_probability(problem *pb, double lower, double *points, panel *pan, double *prob)
@@ -589,8 +1026,27 @@ continuous_probability(problem *pb, double lower, double *points, panel *pan, do
 		lo = fmax(lo, (X_ZERO - pb->c[j]) / pb->s[j]);
 	if (lo < hi)
 	{
+		int			active = 0;
+
+		for (j = 0; j < pb->n; j++)
+			active += (pb->c[j] + pb->s[j] * lo < X_ONE);
+		if (active == 0)
+		{
+			/* every factor is 1 above lo, which is then max(lower, -Z_MAX) */
+			*prob = 0.5 * erfc(lower * SQRT_HALF);
+			return 0;
+		}
+		lo = product_lower_limit(pb, lo, hi);
+	}
+	/* P_a <= P(z > lo) + 1e-17: if that is below TAIL_SWITCH, go straight to the tail path */
+	if (lo < hi && 0.5 * erfc(lo * SQRT_HALF) + 1e-17 >= TAIL_SWITCH)
+	{
+		double		mode = fast_mode(pb, lo, hi);
+
 		points[npts++] = lo;
 		points[npts++] = hi;
+		if (mode > lo && mode < hi)
+			points[npts++] = mode;
 		for (j = 0; j < pb->n; j++)
 		{
 			if (pb->s[j] >= NARROW)
@@ -622,8 +1078,8 @@ continuous_probability(problem *pb, double lower, double *points, panel *pan, do
 int
 lints_prob_best(int k, const double *mu, const double *sd, const bool *enabled, int a, double *prob)
 {
-	/* c, s (k each), breakpoints (3 k + 3) */
-#define SCRATCH(k) (5 * (k) + 3)
+	/* c, s (k each), breakpoints (3 k + 4) */
+#define SCRATCH(k) (5 * (k) + 4)
 	double		stack_buf[SCRATCH(64)];
 	int			stack_idx[64];
 	panel		pan[MAX_PANELS];
