@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 
+#include "aggregates.h"
 #include "posterior.h"
 #include "summation.h"
 
@@ -37,7 +38,7 @@ typedef struct BetaAggState
 	CompensatedSum failures;	/* sum of 1 - r */
 } BetaAggState;
 
-static MemoryContext
+MemoryContext
 aggregate_context(FunctionCallInfo fcinfo, const char *func_name)
 {
 	MemoryContext agg_context;

@@ -544,6 +544,31 @@ max_arm_id(SPITupleTable *arms)
 }
 
 /*
+ * Take one experiment's pending rewards (pending_query, $1 = the id; it
+ * deletes them) and lock its arm rows (arms_query).  Returns how many
+ * rewards were taken; *arms is set only when there were some.
+ */
+static int64
+take_pending(int64 id, const char *pending_query, int pending_status, const char *arms_query,
+			 SPITupleTable **pending, SPITupleTable **arms)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+	int64		taken;
+
+	if (SPI_execute_with_args(pending_query, 1, argtypes, args, NULL, false, 0) != pending_status)
+		elog(ERROR, "could not take pending rewards");
+	taken = (int64) SPI_processed;
+	*pending = SPI_tuptable;
+	if (taken == 0)
+		return 0;
+	if (SPI_execute_with_args(arms_query, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read arms");
+	*arms = SPI_tuptable;
+	return taken;
+}
+
+/*
  * Fold a contextual experiment's pending rewards: per arm, the logged
  * contexts and rewards go through the same blocked accumulation as
  * linear_posterior_agg, then one refactorisation per arm.
@@ -551,8 +576,6 @@ max_arm_id(SPITupleTable *arms)
 static int64
 refresh_contextual(int64 id, const ExperimentConfig *config)
 {
-	Oid			argtypes1[1] = {INT8OID};
-	Datum		args1[1] = {Int64GetDatum(id)};
 	SPITupleTable *pending;
 	SPITupleTable *arms;
 	int64		folded;
@@ -562,22 +585,17 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 	bool		isnull;
 	Oid			linear_type;
 
-	if (SPI_execute_with_args("WITH p AS (DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
-							  "           RETURNING decision_id, arm_id, reward, propensity)"
-							  " SELECT p.arm_id, p.reward, p.propensity, d.context"
-							  "   FROM p LEFT JOIN bandit.decision d ON d.id = p.decision_id",
-							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not take pending rewards");
-	folded = (int64) SPI_processed;
+	folded = take_pending(id,
+						  "WITH p AS (DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
+						  "           RETURNING decision_id, arm_id, reward, propensity)"
+						  " SELECT p.arm_id, p.reward, p.propensity, d.context"
+						  "   FROM p LEFT JOIN bandit.decision d ON d.id = p.decision_id",
+						  SPI_OK_SELECT,
+						  "SELECT arm_id, linear, name FROM bandit.arm"
+						  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
+						  &pending, &arms);
 	if (folded == 0)
 		return 0;
-	pending = SPI_tuptable;
-
-	if (SPI_execute_with_args("SELECT arm_id, linear, name FROM bandit.arm"
-							  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
-							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read arms");
-	arms = SPI_tuptable;
 	linear_type = SPI_gettypeid(arms->tupdesc, 2);
 	max_arm = max_arm_id(arms);
 
@@ -639,8 +657,6 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 static int64
 refresh_experiment(int64 id)
 {
-	Oid			argtypes1[1] = {INT8OID};
-	Datum		args1[1] = {Int64GetDatum(id)};
 	SPITupleTable *pending;
 	SPITupleTable *arms;
 	int64		folded;
@@ -655,20 +671,15 @@ refresh_experiment(int64 id)
 	if (policy_is_contextual(config.policy))
 		return refresh_contextual(id, &config);
 
-	if (SPI_execute_with_args("DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
-							  " RETURNING arm_id, reward, propensity",
-							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
-		elog(ERROR, "could not take pending rewards");
-	folded = (int64) SPI_processed;
+	folded = take_pending(id,
+						  "DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
+						  " RETURNING arm_id, reward, propensity",
+						  SPI_OK_DELETE_RETURNING,
+						  "SELECT arm_id, beta, normal FROM bandit.arm"
+						  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
+						  &pending, &arms);
 	if (folded == 0)
 		return 0;
-	pending = SPI_tuptable;
-
-	if (SPI_execute_with_args("SELECT arm_id, beta, normal FROM bandit.arm"
-							  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
-							  1, argtypes1, args1, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read arms");
-	arms = SPI_tuptable;
 	beta_type = SPI_gettypeid(arms->tupdesc, 2);
 	normal_type = SPI_gettypeid(arms->tupdesc, 3);
 	max_arm = max_arm_id(arms);

@@ -19,6 +19,7 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 
+#include "aggregates.h"
 #include "linear.h"
 
 #define LINEAR_AGG_STATE_FORMAT 1
@@ -29,18 +30,6 @@ PG_FUNCTION_INFO_V1(linear_posterior_agg_combine);
 PG_FUNCTION_INFO_V1(linear_posterior_agg_serialize);
 PG_FUNCTION_INFO_V1(linear_posterior_agg_deserialize);
 PG_FUNCTION_INFO_V1(linear_posterior_agg_final);
-
-static MemoryContext
-linear_aggregate_context(FunctionCallInfo fcinfo, const char *func_name)
-{
-	MemoryContext agg_context;
-
-	if (!AggCheckCallContext(fcinfo, &agg_context))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s called in non-aggregate context", func_name)));
-	return agg_context;
-}
 
 /* A state that has seen no row yet: dimension unknown. */
 static LinearAccumulator *
@@ -65,7 +54,7 @@ check_same_lambda(const LinearAccumulator *acc, double lambda)
 static Datum
 transition(FunctionCallInfo fcinfo, double lambda)
 {
-	MemoryContext agg_context = linear_aggregate_context(fcinfo, "linear_posterior_agg_trans");
+	MemoryContext agg_context = aggregate_context(fcinfo, "linear_posterior_agg_trans");
 	LinearAccumulator *acc;
 	double	   *x;
 	double		reward;
@@ -122,7 +111,7 @@ linear_posterior_agg_trans_lambda(PG_FUNCTION_ARGS)
 Datum
 linear_posterior_agg_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext agg_context = linear_aggregate_context(fcinfo, "linear_posterior_agg_combine");
+	MemoryContext agg_context = aggregate_context(fcinfo, "linear_posterior_agg_combine");
 	LinearAccumulator *left = PG_ARGISNULL(0) ? NULL : (LinearAccumulator *) PG_GETARG_POINTER(0);
 	LinearAccumulator *right = PG_ARGISNULL(1) ? NULL : (LinearAccumulator *) PG_GETARG_POINTER(1);
 
@@ -167,7 +156,7 @@ linear_posterior_agg_serialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	int			d = acc->dim;
 
-	linear_aggregate_context(fcinfo, "linear_posterior_agg_serialize");
+	aggregate_context(fcinfo, "linear_posterior_agg_serialize");
 	linear_accumulator_flush(acc);
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, LINEAR_AGG_STATE_FORMAT);
@@ -204,7 +193,7 @@ finite_from(StringInfo buf)
 Datum
 linear_posterior_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext agg_context = linear_aggregate_context(fcinfo, "linear_posterior_agg_deserialize");
+	MemoryContext agg_context = aggregate_context(fcinfo, "linear_posterior_agg_deserialize");
 	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	LinearAccumulator *acc;
@@ -264,7 +253,7 @@ linear_posterior_agg_final(PG_FUNCTION_ARGS)
 	LinearAccumulator *acc;
 	LinearPosterior *prior;
 
-	linear_aggregate_context(fcinfo, "linear_posterior_agg_final");
+	aggregate_context(fcinfo, "linear_posterior_agg_final");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	acc = (LinearAccumulator *) PG_GETARG_POINTER(0);
