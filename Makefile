@@ -6,7 +6,7 @@ MODULE_big = bandit
 OBJS = src/bandit.o src/random.o src/posterior.o src/aggregates.o \
        src/distributions.o src/thompson.o src/config.o src/policy.o \
        src/catalog.o src/experiment.o src/textio.o src/linear.o \
-       src/linear_math.o src/linear_aggregates.o src/contextual.o src/lints.o
+       src/linear_math.o src/linear_aggregates.o src/contextual.o src/lints.o src/ope.o src/ope_aggregates.o
 
 DATA = $(wildcard sql/bandit--*.sql)
 

@@ -1,0 +1,79 @@
+-- bandit 0.2.0 -> 0.3.0: off-policy evaluation.
+\echo Use "ALTER EXTENSION bandit UPDATE TO '0.3.0'" to load this file. \quit
+
+-- ===========================================================================
+-- Off-policy evaluation: estimators as aggregates over any logged table
+-- ===========================================================================
+
+CREATE TYPE ope_estimate AS (
+    estimate   float8,
+    stderr     float8,
+    ci_low     float8,
+    ci_high    float8,
+    n          bigint,
+    ess        float8,
+    max_weight float8
+);
+COMMENT ON TYPE ope_estimate IS 'an off-policy estimate with its standard error, 95% normal interval, rows, effective sample size and largest importance weight';
+
+CREATE FUNCTION ope_ips_trans(internal, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_snips_trans(internal, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_clipped_ips_trans(internal, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_dm_trans(internal, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_dr_trans(internal, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_sndr_trans(internal, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_switch_dr_trans(internal, float8, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ope_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ope_final(internal) RETURNS ope_estimate
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE ope_ips(reward float8, target_prob float8, logging_prob float8) (
+    SFUNC = ope_ips_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_snips(reward float8, target_prob float8, logging_prob float8) (
+    SFUNC = ope_snips_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_clipped_ips(reward float8, target_prob float8, logging_prob float8, cap float8) (
+    SFUNC = ope_clipped_ips_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_dm(v_target float8) (
+    SFUNC = ope_dm_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_dr(reward float8, target_prob float8, logging_prob float8,
+                        q_logged float8, v_target float8) (
+    SFUNC = ope_dr_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_sndr(reward float8, target_prob float8, logging_prob float8,
+                          q_logged float8, v_target float8) (
+    SFUNC = ope_sndr_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_switch_dr(reward float8, target_prob float8, logging_prob float8,
+                               q_logged float8, v_target float8, tau float8) (
+    SFUNC = ope_switch_dr_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);

@@ -1,0 +1,441 @@
+-- bandit 0.3.0: multi-armed bandit experiments inside PostgreSQL.
+\echo Use "CREATE EXTENSION bandit" to load this file. \quit
+
+-- ===========================================================================
+-- Posterior types
+-- ===========================================================================
+
+CREATE TYPE beta_posterior;
+
+CREATE FUNCTION beta_posterior_in(cstring) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION beta_posterior_out(beta_posterior) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION beta_posterior_recv(internal) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION beta_posterior_send(beta_posterior) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE beta_posterior (
+    INPUT = beta_posterior_in,
+    OUTPUT = beta_posterior_out,
+    RECEIVE = beta_posterior_recv,
+    SEND = beta_posterior_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE beta_posterior IS 'Beta posterior of a reward in [0, 1]: (alpha=, beta=, n=)';
+
+CREATE TYPE normal_posterior;
+
+CREATE FUNCTION normal_posterior_in(cstring) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_out(normal_posterior) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_recv(internal) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_send(normal_posterior) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE normal_posterior (
+    INPUT = normal_posterior_in,
+    OUTPUT = normal_posterior_out,
+    RECEIVE = normal_posterior_recv,
+    SEND = normal_posterior_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE normal_posterior IS 'Normal-Inverse-Gamma posterior of a Gaussian reward: (mean=, kappa=, alpha=, beta=, n=)';
+
+-- Scalar functions on posteriors
+CREATE FUNCTION posterior_mean(p beta_posterior) RETURNS float8
+    AS 'MODULE_PATHNAME', 'beta_posterior_mean_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_mean(p normal_posterior) RETURNS float8
+    AS 'MODULE_PATHNAME', 'normal_posterior_mean_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_interval(p beta_posterior, level float8) RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'beta_posterior_interval_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_interval(p normal_posterior, level float8) RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'normal_posterior_interval_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_sample(p beta_posterior) RETURNS float8
+    AS 'MODULE_PATHNAME', 'beta_posterior_sample_sql' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION posterior_sample(p normal_posterior) RETURNS float8
+    AS 'MODULE_PATHNAME', 'normal_posterior_sample_sql' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION posterior_update(p beta_posterior, reward float8) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME', 'beta_posterior_update_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_update(p normal_posterior, reward float8) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME', 'normal_posterior_update_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_prob_best(posteriors beta_posterior[]) RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'beta_posterior_prob_best' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_prob_best(posteriors normal_posterior[]) RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'normal_posterior_prob_best' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- ===========================================================================
+-- Aggregates
+-- ===========================================================================
+
+CREATE FUNCTION beta_posterior_agg_trans(internal, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION beta_posterior_agg_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION beta_posterior_agg_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION beta_posterior_agg_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION beta_posterior_agg_final(internal) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE beta_posterior_agg(reward float8) (
+    SFUNC = beta_posterior_agg_trans,
+    STYPE = internal,
+    FINALFUNC = beta_posterior_agg_final,
+    COMBINEFUNC = beta_posterior_agg_combine,
+    SERIALFUNC = beta_posterior_agg_serialize,
+    DESERIALFUNC = beta_posterior_agg_deserialize,
+    PARALLEL = SAFE
+);
+
+CREATE FUNCTION normal_posterior_agg_trans(internal, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_agg_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_agg_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_agg_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_agg_final(internal) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE normal_posterior_agg(reward float8) (
+    SFUNC = normal_posterior_agg_trans,
+    STYPE = internal,
+    FINALFUNC = normal_posterior_agg_final,
+    COMBINEFUNC = normal_posterior_agg_combine,
+    SERIALFUNC = normal_posterior_agg_serialize,
+    DESERIALFUNC = normal_posterior_agg_deserialize,
+    PARALLEL = SAFE
+);
+
+-- ===========================================================================
+-- Contextual bandits: linear_posterior (per-arm ridge regression)
+-- ===========================================================================
+
+CREATE TYPE linear_posterior;
+
+CREATE FUNCTION linear_posterior_in(cstring) RETURNS linear_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_out(linear_posterior) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_recv(internal) RETURNS linear_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_send(linear_posterior) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- EXTENDED storage: a d = 32 value is about 17 kB and d = 1,000 about 16 MB,
+-- so large values are compressed and moved out of line (TOAST).
+CREATE TYPE linear_posterior (
+    INPUT = linear_posterior_in,
+    OUTPUT = linear_posterior_out,
+    RECEIVE = linear_posterior_recv,
+    SEND = linear_posterior_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = extended
+);
+COMMENT ON TYPE linear_posterior IS 'ridge regression of reward on context: (dim=, n=, lambda=, A={{...}}, b={...}), A = lambda*I + sum x x^T, b = sum r x';
+
+CREATE FUNCTION linear_posterior(dim int, lambda float8 DEFAULT 1) RETURNS linear_posterior
+    AS 'MODULE_PATHNAME', 'linear_posterior_prior' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_update(p linear_posterior, context float8[], reward float8)
+    RETURNS linear_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_theta(p linear_posterior) RETURNS float8[]
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_predict(p linear_posterior, x float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_ucb(p linear_posterior, x float8[], alpha float8) RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_sample(p linear_posterior, x float8[], v float8 DEFAULT 1)
+    RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+CREATE FUNCTION linear_posterior_agg_trans(internal, float8[], float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_agg_trans(internal, float8[], float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME', 'linear_posterior_agg_trans_lambda' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_agg_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_agg_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_agg_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION linear_posterior_agg_final(internal) RETURNS linear_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE linear_posterior_agg(context float8[], reward float8) (
+    SFUNC = linear_posterior_agg_trans,
+    STYPE = internal,
+    FINALFUNC = linear_posterior_agg_final,
+    COMBINEFUNC = linear_posterior_agg_combine,
+    SERIALFUNC = linear_posterior_agg_serialize,
+    DESERIALFUNC = linear_posterior_agg_deserialize,
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE linear_posterior_agg(context float8[], reward float8, lambda float8) (
+    SFUNC = linear_posterior_agg_trans,
+    STYPE = internal,
+    FINALFUNC = linear_posterior_agg_final,
+    COMBINEFUNC = linear_posterior_agg_combine,
+    SERIALFUNC = linear_posterior_agg_serialize,
+    DESERIALFUNC = linear_posterior_agg_deserialize,
+    PARALLEL = SAFE
+);
+
+-- ===========================================================================
+-- Off-policy evaluation: estimators as aggregates over any logged table
+-- ===========================================================================
+
+CREATE TYPE ope_estimate AS (
+    estimate   float8,
+    stderr     float8,
+    ci_low     float8,
+    ci_high    float8,
+    n          bigint,
+    ess        float8,
+    max_weight float8
+);
+COMMENT ON TYPE ope_estimate IS 'an off-policy estimate with its standard error, 95% normal interval, rows, effective sample size and largest importance weight';
+
+CREATE FUNCTION ope_ips_trans(internal, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_snips_trans(internal, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_clipped_ips_trans(internal, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_dm_trans(internal, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_dr_trans(internal, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_sndr_trans(internal, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_switch_dr_trans(internal, float8, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION ope_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ope_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ope_final(internal) RETURNS ope_estimate
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE ope_ips(reward float8, target_prob float8, logging_prob float8) (
+    SFUNC = ope_ips_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_snips(reward float8, target_prob float8, logging_prob float8) (
+    SFUNC = ope_snips_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_clipped_ips(reward float8, target_prob float8, logging_prob float8, cap float8) (
+    SFUNC = ope_clipped_ips_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_dm(v_target float8) (
+    SFUNC = ope_dm_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_dr(reward float8, target_prob float8, logging_prob float8,
+                        q_logged float8, v_target float8) (
+    SFUNC = ope_dr_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_sndr(reward float8, target_prob float8, logging_prob float8,
+                          q_logged float8, v_target float8) (
+    SFUNC = ope_sndr_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ope_switch_dr(reward float8, target_prob float8, logging_prob float8,
+                               q_logged float8, v_target float8, tau float8) (
+    SFUNC = ope_switch_dr_trans, STYPE = internal, FINALFUNC = ope_final,
+    COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
+    PARALLEL = SAFE
+);
+
+-- ===========================================================================
+-- The extension's tables (schema bandit)
+--
+-- Registered with pg_extension_config_dump so pg_dump keeps every
+-- experiment, arm, posterior, decision and reward.  No privilege on them is
+-- granted to PUBLIC; the API functions run with the caller's rights.
+-- ===========================================================================
+
+CREATE SCHEMA bandit;
+COMMENT ON SCHEMA bandit IS 'tables of the bandit extension';
+REVOKE ALL ON SCHEMA bandit FROM PUBLIC;
+
+CREATE SEQUENCE bandit.experiment_id_seq;
+CREATE TABLE bandit.experiment (
+    id          bigint PRIMARY KEY DEFAULT nextval('bandit.experiment_id_seq'),
+    name        text NOT NULL UNIQUE CHECK (name <> ''),
+    policy      text NOT NULL,
+    params      jsonb NOT NULL,
+    version     bigint NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+) WITH (fillfactor = 50);
+ALTER SEQUENCE bandit.experiment_id_seq OWNED BY bandit.experiment.id;
+COMMENT ON TABLE bandit.experiment IS 'one row per experiment; params holds the effective configuration';
+
+CREATE TABLE bandit.arm (
+    experiment_id bigint NOT NULL REFERENCES bandit.experiment (id) ON DELETE CASCADE,
+    arm_id      int NOT NULL CHECK (arm_id > 0),
+    name        text NOT NULL CHECK (name <> ''),
+    enabled     boolean NOT NULL DEFAULT true,
+    version     bigint NOT NULL DEFAULT 0,
+    beta        beta_posterior,
+    normal      normal_posterior,
+    ipw_sum     float8 NOT NULL DEFAULT 0,
+    linear      linear_posterior,
+    PRIMARY KEY (experiment_id, arm_id),
+    UNIQUE (experiment_id, name),
+    CONSTRAINT arm_posterior_check CHECK (num_nonnulls(beta, normal, linear) = 1)
+) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+-- Online rewards update arm rows constantly; no updated column is indexed,
+-- so with free space on the page every update is HOT and page pruning keeps
+-- the table as small as its live rows, which the hot path reads on every
+-- bandit_select.
+COMMENT ON TABLE bandit.arm IS 'arms with their posterior (beta for bernoulli, normal for gaussian rewards, linear for contextual policies)';
+
+CREATE SEQUENCE bandit.decision_id_seq;
+CREATE TABLE bandit.decision (
+    id            bigint PRIMARY KEY DEFAULT nextval('bandit.decision_id_seq'),
+    experiment_id bigint NOT NULL,
+    arm_id        int NOT NULL,
+    propensity    float8 NOT NULL CHECK (propensity > 0 AND propensity <= 1),
+    context       float8[],
+    unit          text,
+    state_version bigint NOT NULL,
+    decided_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    FOREIGN KEY (experiment_id, arm_id) REFERENCES bandit.arm ON DELETE CASCADE
+);
+ALTER SEQUENCE bandit.decision_id_seq OWNED BY bandit.decision.id;
+CREATE INDEX decision_experiment_arm_idx ON bandit.decision (experiment_id, arm_id);
+COMMENT ON TABLE bandit.decision IS 'every decision with the propensity it was made with';
+
+CREATE TABLE bandit.reward (
+    decision_id   bigint PRIMARY KEY REFERENCES bandit.decision (id) ON DELETE CASCADE,
+    experiment_id bigint NOT NULL,
+    arm_id        int NOT NULL,
+    reward        float8 NOT NULL,
+    rewarded_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX reward_experiment_arm_idx ON bandit.reward (experiment_id, arm_id);
+COMMENT ON TABLE bandit.reward IS 'the reward log: at most one reward per decision';
+
+CREATE TABLE bandit.pending_reward (
+    decision_id   bigint PRIMARY KEY REFERENCES bandit.reward (decision_id) ON DELETE CASCADE,
+    experiment_id bigint NOT NULL,
+    arm_id        int NOT NULL,
+    reward        float8 NOT NULL,
+    propensity    float8 NOT NULL
+);
+CREATE INDEX pending_reward_experiment_idx ON bandit.pending_reward (experiment_id);
+COMMENT ON TABLE bandit.pending_reward IS 'rewards of batch experiments not yet folded by bandit_refresh';
+
+SELECT pg_catalog.pg_extension_config_dump('bandit.experiment', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.experiment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.arm', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.decision', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.decision_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.reward', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.pending_reward', '');
+
+-- ===========================================================================
+-- The API
+-- ===========================================================================
+
+CREATE FUNCTION bandit_create(name text, arms text[], policy text DEFAULT 'thompson',
+                              params jsonb DEFAULT '{}')
+    RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION bandit_select(experiment text, context float8[] DEFAULT NULL, unit text DEFAULT NULL)
+    RETURNS TABLE (decision_id bigint, arm text, propensity float8)
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+
+CREATE FUNCTION bandit_reward(decision_id bigint, reward float8) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION bandit_refresh(experiment text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION bandit_policy_prob(experiment text, arm text, context float8[] DEFAULT NULL)
+    RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION bandit_add_arm(experiment text, arm text) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION bandit_set_arm_enabled(experiment text, arm text, enabled boolean) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION bandit_drop(experiment text) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION bandit_arm_stats(experiment text)
+    RETURNS TABLE (arm text, enabled boolean, pulls bigint, rewarded bigint, reward_sum float8,
+                   mean float8, ci_low float8, ci_high float8, prob_best float8)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    eid bigint;
+BEGIN
+    IF experiment IS NULL THEN
+        RAISE EXCEPTION 'experiment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT e.id INTO eid FROM bandit.experiment e WHERE e.name = experiment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY
+    WITH arms AS (
+        SELECT a.arm_id, a.name, a.enabled, a.beta, a.normal,
+               row_number() OVER (PARTITION BY a.enabled ORDER BY a.arm_id) AS enabled_rank
+          FROM bandit.arm a WHERE a.experiment_id = eid
+    ), best AS (
+        -- one of the two columns is NULL on every arm; aggregate only the other
+        SELECT COALESCE(@extschema@.posterior_prob_best(
+                            array_agg(x.beta ORDER BY x.arm_id) FILTER (WHERE x.beta IS NOT NULL)),
+                        @extschema@.posterior_prob_best(
+                            array_agg(x.normal ORDER BY x.arm_id) FILTER (WHERE x.normal IS NOT NULL))) AS p
+          FROM arms x WHERE x.enabled
+    ), pulls AS (
+        SELECT d.arm_id, count(*) AS n FROM bandit.decision d
+         WHERE d.experiment_id = eid GROUP BY d.arm_id
+    ), rewards AS (
+        SELECT r.arm_id, count(*) AS n, sum(r.reward) AS total FROM bandit.reward r
+         WHERE r.experiment_id = eid GROUP BY r.arm_id
+    )
+    SELECT a.name, a.enabled,
+           COALESCE(p.n, 0), COALESCE(r.n, 0), COALESCE(r.total, 0),
+           r.total / NULLIF(r.n, 0),
+           ci.bounds[1], ci.bounds[2],
+           CASE WHEN a.enabled THEN (SELECT b.p[a.enabled_rank] FROM best b) ELSE 0 END
+      FROM arms a
+      LEFT JOIN pulls p ON p.arm_id = a.arm_id
+      LEFT JOIN rewards r ON r.arm_id = a.arm_id
+      CROSS JOIN LATERAL (
+          SELECT COALESCE(@extschema@.posterior_interval(a.beta, 0.95),
+                          @extschema@.posterior_interval(a.normal, 0.95)) AS bounds) ci
+     ORDER BY a.arm_id;
+END
+$$;
