@@ -77,3 +77,28 @@ CREATE AGGREGATE ope_switch_dr(reward float8, target_prob float8, logging_prob f
     COMBINEFUNC = ope_combine, SERIALFUNC = ope_serialize, DESERIALFUNC = ope_deserialize,
     PARALLEL = SAFE
 );
+
+-- ===========================================================================
+-- Off-policy evaluation on the extension's own log
+-- ===========================================================================
+
+-- Decisions with their rewards, for analysts.  A view runs with its owner's
+-- rights, so nothing is granted on it by default: grant SELECT on purpose.
+CREATE VIEW bandit_log AS
+SELECT e.name AS experiment, d.id AS decision_id, a.name AS arm, d.propensity, d.context,
+       d.unit, r.reward, d.decided_at, r.rewarded_at
+  FROM bandit.decision d
+  JOIN bandit.experiment e ON e.id = d.experiment_id
+  JOIN bandit.arm a ON a.experiment_id = d.experiment_id AND a.arm_id = d.arm_id
+  LEFT JOIN bandit.reward r ON r.decision_id = d.id;
+REVOKE ALL ON bandit_log FROM PUBLIC;
+COMMENT ON VIEW bandit_log IS 'every decision with its reward (NULL until rewarded)';
+
+CREATE FUNCTION bandit_evaluate(experiment text, candidate_policy text, params jsonb DEFAULT '{}')
+    RETURNS TABLE (estimator text, estimate float8, stderr float8, ci_low float8, ci_high float8,
+                   n bigint, ess float8)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION bandit_replay(experiment text, candidate_policy text, params jsonb DEFAULT '{}')
+    RETURNS TABLE (estimate float8, stderr float8, matched bigint, events bigint)
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;

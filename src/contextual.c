@@ -207,3 +207,16 @@ contextual_probability(const ExperimentState *state, const char *experiment,
 		prob = lints_probability(&state->config, &s, arm);
 	return prob;
 }
+
+void
+contextual_probabilities(const ExperimentState *state, const char *experiment,
+						 const double *x, double *probs)
+{
+	Scores		s = scores_at(state, experiment, x);
+
+	if (state->config.policy == POLICY_LINUCB)
+		linucb_probabilities(&state->config, &s, probs);
+	else
+		for (int i = 0; i < s.k; i++)
+			probs[i] = s.enabled[i] ? lints_probability(&state->config, &s, i) : 0.0;
+}

@@ -29,4 +29,8 @@ extern int	contextual_decide(const ExperimentState *state, const char *experimen
 extern double contextual_probability(const ExperimentState *state, const char *experiment,
 									 const double *x, int arm);
 
+/* Every arm's probability at context x (for off-policy evaluation). */
+extern void contextual_probabilities(const ExperimentState *state, const char *experiment,
+									 const double *x, double *probs);
+
 #endif							/* BANDIT_CONTEXTUAL_H */

@@ -284,3 +284,51 @@ policy_walk(int k, const double *probs, double u)
 	/* rounding left the total a hair under 1 and u above it */
 	return last_positive;
 }
+
+void
+arm_state_prior(const ExperimentConfig *config, ArmState *arm)
+{
+	memset(arm, 0, sizeof(*arm));
+	arm->enabled = true;
+	arm->alpha = config->prior_alpha;
+	arm->beta = config->prior_beta;
+	arm->mean = config->prior_mean;
+	arm->kappa = config->prior_kappa;
+}
+
+/*
+ * One reward folded into a non-contextual arm, as bandit_reward folds it
+ * online: Beta or Normal-Inverse-Gamma conjugate update, and reward /
+ * propensity added to the EXP3 sum.
+ */
+void
+arm_state_add_reward(const ExperimentConfig *config, ArmState *arm, double reward,
+					 double propensity)
+{
+	if (config->reward_type == REWARD_GAUSSIAN)
+	{
+		NormalPosterior prior = {0};
+		NormalPosterior *posterior;
+		GaussianStats one = {0};
+
+		prior.n = arm->n;
+		prior.mean = arm->mean;
+		prior.kappa = arm->kappa;
+		prior.alpha = arm->alpha;
+		prior.beta = arm->beta;
+		gaussian_stats_add(&one, reward);
+		posterior = normal_posterior_fold(&prior, &one);
+		arm->mean = posterior->mean;
+		arm->kappa = posterior->kappa;
+		arm->alpha = posterior->alpha;
+		arm->beta = posterior->beta;
+		pfree(posterior);
+	}
+	else
+	{
+		arm->alpha += reward;
+		arm->beta += 1.0 - reward;
+	}
+	arm->n++;
+	arm->ipw_sum += reward / propensity;
+}

@@ -41,4 +41,11 @@ extern bool policy_has_enabled_arm(int k, const ArmState *arms);
 /* Index of the arm that the cumulative walk of probs reaches at u in [0,1). */
 extern int	policy_walk(int k, const double *probs, double u);
 
+/* An arm at the configuration's prior (enabled). */
+extern void arm_state_prior(const ExperimentConfig *config, ArmState *arm);
+
+/* Fold one reward into a non-contextual arm, as an online bandit_reward does. */
+extern void arm_state_add_reward(const ExperimentConfig *config, ArmState *arm,
+								 double reward, double propensity);
+
 #endif							/* BANDIT_POLICY_H */
