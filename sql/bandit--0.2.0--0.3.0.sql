@@ -78,6 +78,34 @@ CREATE AGGREGATE ope_switch_dr(reward float8, target_prob float8, logging_prob f
     PARALLEL = SAFE
 );
 
+-- Percentile intervals by the Poisson bootstrap.  The draws come from the
+-- backend's generator (bandit.seed), so these run in one process: VOLATILE,
+-- PARALLEL RESTRICTED, no combine function.
+CREATE FUNCTION ope_bootstrap_trans(internal, text, int, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ope_bootstrap_trans(internal, text, int, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ope_bootstrap_trans(internal, text, int, float8, float8, float8, float8, float8, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ope_bootstrap_final(internal) RETURNS ope_estimate
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE AGGREGATE ope_bootstrap(estimator text, replicates int, reward float8, target_prob float8,
+                               logging_prob float8) (
+    SFUNC = ope_bootstrap_trans, STYPE = internal, FINALFUNC = ope_bootstrap_final,
+    PARALLEL = RESTRICTED
+);
+CREATE AGGREGATE ope_bootstrap(estimator text, replicates int, reward float8, target_prob float8,
+                               logging_prob float8, q_logged float8, v_target float8) (
+    SFUNC = ope_bootstrap_trans, STYPE = internal, FINALFUNC = ope_bootstrap_final,
+    PARALLEL = RESTRICTED
+);
+CREATE AGGREGATE ope_bootstrap(estimator text, replicates int, reward float8, target_prob float8,
+                               logging_prob float8, q_logged float8, v_target float8, param float8) (
+    SFUNC = ope_bootstrap_trans, STYPE = internal, FINALFUNC = ope_bootstrap_final,
+    PARALLEL = RESTRICTED
+);
+
 -- ===========================================================================
 -- Off-policy evaluation on the extension's own log
 -- ===========================================================================

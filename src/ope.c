@@ -48,6 +48,19 @@ ope_estimator_name(OpeEstimator estimator)
 	return estimator_names[estimator];
 }
 
+OpeEstimator
+ope_estimator_from_name(const char *name)
+{
+	for (int i = 0; i < OPE_NUM_ESTIMATORS; i++)
+		if (strcmp(name, estimator_names[i]) == 0)
+			return (OpeEstimator) i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown estimator \"%s\"", name),
+			 errhint("Known estimators: ips, snips, clipped_ips, dm, dr, sndr, switch_dr.")));
+	pg_unreachable();
+}
+
 int
 ope_terms(OpeEstimator estimator)
 {

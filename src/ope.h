@@ -71,6 +71,8 @@ typedef struct OpeResult
 } OpeResult;
 
 extern const char *ope_estimator_name(OpeEstimator estimator);
+/* The estimator of a name ("ips", "snips", ...); errors on an unknown one. */
+extern OpeEstimator ope_estimator_from_name(const char *name);
 extern int	ope_terms(OpeEstimator estimator);
 /* Does the estimator read q_logged / v_target (a reward model)? */
 extern bool ope_uses_model(OpeEstimator estimator);

@@ -19,8 +19,10 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
+#include "utils/builtins.h"
 
 #include "aggregates.h"
+#include "random.h"
 #include "ope.h"
 
 #define OPE_STATE_FORMAT 1
@@ -36,6 +38,8 @@ PG_FUNCTION_INFO_V1(ope_combine);
 PG_FUNCTION_INFO_V1(ope_serialize);
 PG_FUNCTION_INFO_V1(ope_deserialize);
 PG_FUNCTION_INFO_V1(ope_final);
+PG_FUNCTION_INFO_V1(ope_bootstrap_trans);
+PG_FUNCTION_INFO_V1(ope_bootstrap_final);
 
 /* The state, created in the aggregate context on the first call. */
 static OpeState *
@@ -289,30 +293,17 @@ ope_deserialize(PG_FUNCTION_ARGS)
  * ope_estimate (estimate, stderr, ci_low, ci_high, n, ess, max_weight)
  * ------------------------------------------------------------------------
  */
-Datum
-ope_final(PG_FUNCTION_ARGS)
+static Datum
+estimate_tuple(FunctionCallInfo fcinfo, const OpeResult *result)
 {
-	OpeState   *state = PG_ARGISNULL(0) ? NULL : (OpeState *) PG_GETARG_POINTER(0);
-	OpeResult	r;
 	TupleDesc	desc;
 	Datum		values[7];
 	bool		nulls[7];
+	OpeResult	r = *result;
 
-	aggregate_context(fcinfo, "ope_final");
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "ope_final must return a composite type");
+		elog(ERROR, "an ope final function must return a composite type");
 	desc = BlessTupleDesc(desc);
-	if (state == NULL)
-	{
-		OpeState	empty;
-
-		ope_state_init(&empty, OPE_IPS, 0.0);
-		ope_state_result(&empty, &r);
-		r.ess = 0.0;
-	}
-	else
-		ope_state_result(state, &r);
-
 	values[0] = Float8GetDatum(r.estimate);
 	values[1] = Float8GetDatum(r.stderr);
 	values[2] = Float8GetDatum(r.ci_low);
@@ -324,5 +315,202 @@ ope_final(PG_FUNCTION_ARGS)
 	nulls[1] = nulls[2] = nulls[3] = r.stderr_null;
 	nulls[4] = nulls[5] = false;
 	nulls[6] = r.max_weight_null;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+/* The result of no rows: NULL estimate, n = 0, ess = 0. */
+static void
+empty_result(OpeResult *r)
+{
+	OpeState	empty;
+
+	ope_state_init(&empty, OPE_IPS, 0.0);
+	ope_state_result(&empty, r);
+	r->ess = 0.0;
+}
+
+Datum
+ope_final(PG_FUNCTION_ARGS)
+{
+	OpeState   *state = PG_ARGISNULL(0) ? NULL : (OpeState *) PG_GETARG_POINTER(0);
+	OpeResult	r;
+
+	aggregate_context(fcinfo, "ope_final");
+	if (state == NULL)
+		empty_result(&r);
+	else
+		ope_state_result(state, &r);
+	PG_RETURN_DATUM(estimate_tuple(fcinfo, &r));
+}
+
+/* ------------------------------------------------------------------------
+ * ope_bootstrap(estimator, replicates, reward, target_prob, logging_prob
+ *				 [, q_logged, v_target [, param]])
+ *
+ * The Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al. 2012):
+ * every row enters each of the B replicates k ~ Poisson(1) times, which
+ * needs one pass and no stored rows.  The result is the full-data estimate
+ * with the replicates' standard deviation as stderr and their 2.5% and
+ * 97.5% quantiles as the interval.  Draws come from the backend's
+ * generator (bandit.seed), so the aggregate runs in one process: it is
+ * PARALLEL RESTRICTED and has no combine function.
+ * ------------------------------------------------------------------------
+ */
+
+#define BOOTSTRAP_MIN_REPLICATES	10
+#define BOOTSTRAP_MAX_REPLICATES	100000
+
+typedef struct BootstrapState
+{
+	OpeState	full;
+	int			replicates;
+	OpeState   *replicate;
+} BootstrapState;
+
+/* Poisson(1) by inversion: P(k) = e^-1 / k! */
+static int
+poisson_one(pg_prng_state *prng)
+{
+	double		u = pg_prng_double(prng);
+	double		p = 0.36787944117144233;	/* e^-1 */
+	double		cumulative = p;
+	int			k = 0;
+
+	while (u >= cumulative && k < 30)
+	{
+		k++;
+		p /= k;
+		cumulative += p;
+	}
+	return k;
+}
+
+Datum
+ope_bootstrap_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext agg_context = aggregate_context(fcinfo, "ope_bootstrap_trans");
+	BootstrapState *state = PG_ARGISNULL(0) ? NULL : (BootstrapState *) PG_GETARG_POINTER(0);
+	int			nargs = PG_NARGS() - 1;
+	pg_prng_state *prng = bandit_random_state();
+	double		q,
+				v;
+
+	if (state == NULL)
+	{
+		OpeEstimator estimator;
+		int			replicates;
+		double		param = 0.0;
+
+		if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("estimator and replicates must not be NULL")));
+		estimator = ope_estimator_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+		replicates = PG_GETARG_INT32(2);
+		if (replicates < BOOTSTRAP_MIN_REPLICATES || replicates > BOOTSTRAP_MAX_REPLICATES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("replicates must be between %d and %d",
+							BOOTSTRAP_MIN_REPLICATES, BOOTSTRAP_MAX_REPLICATES)));
+		if (ope_uses_model(estimator) && nargs < 7)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("estimator \"%s\" needs q_logged and v_target", ope_estimator_name(estimator))));
+		if (estimator == OPE_CLIPPED_IPS || estimator == OPE_SWITCH_DR)
+		{
+			if (nargs < 8)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("estimator \"%s\" needs its %s as the last argument",
+								ope_estimator_name(estimator),
+								estimator == OPE_CLIPPED_IPS ? "cap" : "tau")));
+			param = param_arg(fcinfo, 8, estimator);
+		}
+		state = MemoryContextAlloc(agg_context, sizeof(BootstrapState));
+		ope_state_init(&state->full, estimator, param);
+		state->replicates = replicates;
+		state->replicate = MemoryContextAlloc(agg_context, sizeof(OpeState) * replicates);
+		for (int b = 0; b < replicates; b++)
+			ope_state_init(&state->replicate[b], estimator, param);
+	}
+
+	if (state->full.estimator == OPE_DM ? (nargs < 7 || PG_ARGISNULL(7))
+		: any_null(fcinfo, 3, ope_uses_model(state->full.estimator) ? 7 : 5))
+		PG_RETURN_POINTER(state);
+	q = nargs >= 7 && !PG_ARGISNULL(6) ? PG_GETARG_FLOAT8(6) : 0.0;
+	v = nargs >= 7 && !PG_ARGISNULL(7) ? PG_GETARG_FLOAT8(7) : 0.0;
+	ope_state_add(&state->full, PG_GETARG_FLOAT8(3), PG_GETARG_FLOAT8(4), PG_GETARG_FLOAT8(5), q, v);
+	for (int b = 0; b < state->replicates; b++)
+		for (int copies = poisson_one(prng); copies > 0; copies--)
+			ope_state_add(&state->replicate[b], PG_GETARG_FLOAT8(3), PG_GETARG_FLOAT8(4),
+						  PG_GETARG_FLOAT8(5), q, v);
+	PG_RETURN_POINTER(state);
+}
+
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Linear interpolation between order statistics (Hyndman & Fan type 7). */
+static double
+quantile_sorted(const double *sorted, int n, double p)
+{
+	double		h = (n - 1) * p;
+	int			lo = (int) floor(h);
+
+	if (lo >= n - 1)
+		return sorted[n - 1];
+	return sorted[lo] + (h - lo) * (sorted[lo + 1] - sorted[lo]);
+}
+
+Datum
+ope_bootstrap_final(PG_FUNCTION_ARGS)
+{
+	BootstrapState *state = PG_ARGISNULL(0) ? NULL : (BootstrapState *) PG_GETARG_POINTER(0);
+	OpeResult	r;
+	double	   *estimates;
+	int			defined = 0;
+	double		mean = 0.0,
+				m2 = 0.0;
+
+	aggregate_context(fcinfo, "ope_bootstrap_final");
+	if (state == NULL)
+	{
+		empty_result(&r);
+		PG_RETURN_DATUM(estimate_tuple(fcinfo, &r));
+	}
+	ope_state_result(&state->full, &r);
+	estimates = palloc(sizeof(double) * state->replicates);
+	for (int b = 0; b < state->replicates; b++)
+	{
+		OpeResult	rb;
+
+		ope_state_result(&state->replicate[b], &rb);
+		if (rb.estimate_null)
+			continue;
+		estimates[defined++] = rb.estimate;
+		/* Welford over the replicates */
+		{
+			double		delta = rb.estimate - mean;
+
+			mean += delta / defined;
+			m2 += delta * (rb.estimate - mean);
+		}
+	}
+	/* the interval needs the estimate and most replicates defined */
+	r.stderr_null = r.estimate_null || defined < 2 || defined < state->replicates / 2;
+	if (!r.stderr_null)
+	{
+		qsort(estimates, defined, sizeof(double), compare_doubles);
+		r.stderr = sqrt(m2 / (defined - 1));
+		r.ci_low = quantile_sorted(estimates, defined, 0.025);
+		r.ci_high = quantile_sorted(estimates, defined, 0.975);
+	}
+	pfree(estimates);
+	PG_RETURN_DATUM(estimate_tuple(fcinfo, &r));
 }
