@@ -9,6 +9,9 @@ SELECT linear_posterior(3);
 SELECT linear_posterior(2, 0.5);
 SELECT '(dim=2, n=3, lambda=1, A={{2,0.5},{0.5,3}}, b={1,2})'::linear_posterior;
 SELECT ' ( dim = 1 , n = 0 , lambda = 0.25 , A = { { 0.25 } } , b = { 0 } ) '::linear_posterior;
+-- subnormal numbers (a sum of tiny rewards) are values like any other
+SELECT '(dim=1, n=1, lambda=1, A={{1}}, b={1e-320})'::linear_posterior::text::linear_posterior;
+SELECT '(alpha=1e-310, beta=1, n=0)'::beta_posterior::text::beta_posterior;
 -- round trip of values that need all 17 digits
 SELECT linear_posterior_update(linear_posterior(2), ARRAY[0.1, 1/3.0], 2/3.0)::text::linear_posterior::text
      = linear_posterior_update(linear_posterior(2), ARRAY[0.1, 1/3.0], 2/3.0)::text AS round_trip;

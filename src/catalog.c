@@ -83,6 +83,16 @@ report_unknown_experiment(const char *name)
 }
 
 void
+report_inconsistent_tables(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the bandit tables are inconsistent"),
+			 errdetail_internal("%s", detail),
+			 errhint("The extension's tables were changed other than through its functions.")));
+}
+
+void
 check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	if (PG_ARGISNULL(argno))
@@ -181,7 +191,7 @@ getarg_int64(HeapTuple tuple, TupleDesc desc, int column)
 	return DatumGetInt64(d);
 }
 
-static bool
+bool
 arm_has_linear_column(void)
 {
 	Oid			arm = get_relname_relid("arm", get_namespace_oid("bandit", false));
@@ -271,14 +281,14 @@ load_state(ExperimentState *entry, bool read_only)
 
 			posterior = SPI_getbinval(tuple, desc, 11, &isnull);
 			if (isnull)
-				elog(ERROR, "arm without linear posterior in a contextual experiment");
+				report_inconsistent_tables("An arm of a contextual experiment has no linear posterior.");
 			/* a detoasted copy that lives as long as the cached state */
 			old = MemoryContextSwitchTo(entry->context);
 			p = (LinearPosterior *) PG_DETOAST_DATUM_COPY(posterior);
 			MemoryContextSwitchTo(old);
 			if (p->dim != entry->config.context_dim)
-				elog(ERROR, "arm posterior of dimension %d in an experiment of dimension %d",
-					 p->dim, entry->config.context_dim);
+				report_inconsistent_tables(psprintf("An arm posterior has dimension %d in an experiment of dimension %d.",
+													p->dim, entry->config.context_dim));
 			arm->linear = p;
 			arm->n = p->n;
 		}
@@ -288,7 +298,7 @@ load_state(ExperimentState *entry, bool read_only)
 
 			posterior = SPI_getbinval(tuple, desc, 9, &isnull);
 			if (isnull)
-				elog(ERROR, "arm without normal posterior in a gaussian experiment");
+				report_inconsistent_tables("An arm of a gaussian experiment has no normal posterior.");
 			p = DatumGetNormalPosterior(posterior);
 			arm->n = p->n;
 			arm->mean = p->mean;
@@ -302,7 +312,7 @@ load_state(ExperimentState *entry, bool read_only)
 
 			posterior = SPI_getbinval(tuple, desc, 8, &isnull);
 			if (isnull)
-				elog(ERROR, "arm without beta posterior in a bernoulli experiment");
+				report_inconsistent_tables("An arm of a bernoulli experiment has no beta posterior.");
 			p = DatumGetBetaPosterior(posterior);
 			arm->n = p->n;
 			arm->alpha = p->alpha;

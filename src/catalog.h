@@ -69,6 +69,10 @@ extern void bandit_cache_register_callbacks(void);
 
 /* Errors shared by the API functions. */
 extern void report_unknown_experiment(const char *name) pg_attribute_noreturn();
+/* The tables hold what the extension's functions never write (changed by hand). */
+extern void report_inconsistent_tables(const char *detail) pg_attribute_noreturn();
+/* Does bandit.arm have the linear column (0.2.0 and later)? */
+extern bool arm_has_linear_column(void);
 extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 
 #endif							/* BANDIT_CATALOG_H */

@@ -68,6 +68,13 @@ scores_at(const ExperimentState *state, const char *experiment, const double *x)
 					 errhint("Create the experiment with a larger lambda.")));
 		s.mean[i] = linear_posterior_mean_at(p, x);
 		s.width[i] = linear_posterior_width_at(p, x, work);
+		if (!isfinite(s.mean[i]) || !isfinite(s.width[i]) ||
+			!isfinite(state->config.lints_v * s.width[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the score of arm \"%s\" of experiment \"%s\" is out of range at this context",
+							state->arm_names[i], experiment),
+					 errhint("Scale the context features or rewards.")));
 	}
 	pfree(work);
 	return s;

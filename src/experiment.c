@@ -11,7 +11,9 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/resowner.h"
 #include "common/hashfn.h"
 #include "port/pg_bswap.h"
 #include "executor/spi.h"
@@ -132,6 +134,12 @@ bandit_create(PG_FUNCTION_ARGS)
 	policy = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	params = PG_GETARG_JSONB_P(3);
 	config_from_params(&config, policy_from_name(policy), params);
+	if (policy_is_contextual(config.policy) && !arm_has_linear_column())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("policy \"%s\" needs version 0.2.0 or later of the extension's tables",
+						policy_name(config.policy)),
+				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
 
 	catalog_begin(fcinfo);
 	{
@@ -326,6 +334,7 @@ bandit_select(PG_FUNCTION_ARGS)
 		char	   *name;
 		ExperimentState *state;
 		int			arm;
+		char	   *arm_name;
 		double		propensity;
 		int64		decision_id;
 		Datum		values[3];
@@ -339,13 +348,15 @@ bandit_select(PG_FUNCTION_ARGS)
 		catalog_begin(fcinfo);
 		state = experiment_state(name, false);
 		arm = decide(state, name, fcinfo, &propensity);
+		/* the insert may run user triggers that flush or reload the cached state */
+		arm_name = MemoryContextStrdup(funcctx->multi_call_memory_ctx, state->arm_names[arm]);
 		decision_id = insert_decision(state, arm, propensity,
 									  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
 									  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
 		catalog_end();
 
 		values[0] = Int64GetDatum(decision_id);
-		values[1] = CStringGetTextDatum(state->arm_names[arm]);
+		values[1] = CStringGetTextDatum(arm_name);
 		values[2] = Float8GetDatum(propensity);
 		funcctx->user_fctx = DatumGetPointer(
 			HeapTupleGetDatum(heap_form_tuple(select_result_desc(fcinfo), values, nulls)));
@@ -440,8 +451,8 @@ bandit_reward(PG_FUNCTION_ARGS)
 		contextual = policy_is_contextual(policy_from_name(SPI_getvalue(tuple, desc, 6)));
 		context = SPI_getbinval(tuple, desc, 7, &context_null);
 		if (contextual && context_null)
-			elog(ERROR, "decision " INT64_FORMAT " of a contextual experiment has no context",
-				 decision_id);
+			report_inconsistent_tables(psprintf("Decision " INT64_FORMAT " of a contextual experiment has no context.",
+												decision_id));
 	}
 	if (strcmp(reward_type, "bernoulli") == 0)
 		check_reward_unit_interval(reward);
@@ -612,7 +623,7 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 		double	   *x;
 
 		if (arm < 1 || arm > max_arm || isnull)
-			elog(ERROR, "pending reward without arm or context in a contextual experiment");
+			report_inconsistent_tables("A pending reward of a contextual experiment has no arm or no context.");
 		x = checked_context(DatumGetArrayTypeP(context), config->context_dim, "logged context", &len);
 		if (acc[arm].dim == 0)
 			linear_accumulator_init(&acc[arm], config->context_dim, config->lambda);
@@ -631,7 +642,11 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 		if (acc[arm].n == 0)
 			continue;
 		if (isnull)
-			elog(ERROR, "arm without linear posterior in a contextual experiment");
+			report_inconsistent_tables("An arm of a contextual experiment has no linear posterior.");
+		if (DatumGetLinearPosterior(linear)->dim != config->context_dim)
+			report_inconsistent_tables(psprintf("Arm %d has a posterior of dimension %d in an experiment of dimension %d.",
+												arm, DatumGetLinearPosterior(linear)->dim,
+												config->context_dim));
 		args[0] = Int64GetDatum(id);
 		args[1] = Int32GetDatum(arm);
 		args[2] = PointerGetDatum(linear_posterior_fold(DatumGetLinearPosterior(linear), &acc[arm]));
@@ -693,7 +708,7 @@ refresh_experiment(int64 id)
 		double		p = DatumGetFloat8(SPI_getbinval(t, pending->tupdesc, 3, &isnull));
 
 		if (arm < 1 || arm > max_arm)
-			elog(ERROR, "pending reward for unknown arm %d", arm);
+			report_inconsistent_tables(psprintf("A pending reward names arm %d, which does not exist.", arm));
 		batch[arm].n++;
 		compensated_add(&batch[arm].successes, r);
 		compensated_add(&batch[arm].failures, 1.0 - r);
@@ -735,11 +750,56 @@ refresh_experiment(int64 id)
 	return folded;
 }
 
+/*
+ * Refresh one experiment of a refresh of all, in a subtransaction: an
+ * experiment whose pending rewards cannot be folded (an error) is reported
+ * with a WARNING and left as it was, and the others are still folded, so a
+ * scheduled bandit_refresh() is not stopped by one experiment.
+ */
+static int64
+refresh_isolated(int64 id, const char *name)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	int64		folded = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_context);
+	PG_TRY();
+	{
+		folded = refresh_experiment(id);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		MemoryContextSwitchTo(caller_context);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+		ereport(WARNING,
+				(errcode(error->sqlerrcode),
+				 errmsg("experiment \"%s\" not refreshed: %s", name, error->message),
+				 error->detail ? errdetail_internal("%s", error->detail) : 0,
+				 error->hint ? errhint("%s", error->hint) : 0));
+		FreeErrorData(error);
+		folded = 0;
+	}
+	PG_END_TRY();
+	return folded;
+}
+
 Datum
 bandit_refresh(PG_FUNCTION_ARGS)
 {
 	int64		folded = 0;
 	int64	   *ids;
+	char	  **names = NULL;
 	uint64		count;
 
 	catalog_begin(fcinfo);
@@ -754,16 +814,23 @@ bandit_refresh(PG_FUNCTION_ARGS)
 		bool		isnull;
 
 		/* lock in id order so two refreshes of everything cannot deadlock */
-		if (SPI_execute("SELECT id FROM bandit.experiment ORDER BY id FOR NO KEY UPDATE",
+		if (SPI_execute("SELECT id, name FROM bandit.experiment ORDER BY id FOR NO KEY UPDATE",
 						false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not list experiments");
 		count = SPI_processed;
 		ids = palloc(sizeof(int64) * (count + 1));
+		names = palloc(sizeof(char *) * (count + 1));
 		for (uint64 i = 0; i < count; i++)
+		{
 			ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		}
 	}
-	for (uint64 i = 0; i < count; i++)
-		folded += refresh_experiment(ids[i]);
+	if (!PG_ARGISNULL(0))
+		folded = refresh_experiment(ids[0]);
+	else
+		for (uint64 i = 0; i < count; i++)
+			folded += refresh_isolated(ids[i], names[i]);
 	catalog_end();
 	PG_RETURN_INT64(folded);
 }

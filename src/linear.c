@@ -180,6 +180,16 @@ linear_posterior_prior_value(int dim, double lambda)
  * ------------------------------------------------------------------------
  */
 
+/* c after optional spaces; the message is formatted only on the error path */
+static void
+expect_delimiter(TextCursor *cur, char c, const char *what, int count)
+{
+	skip_spaces(cur);
+	if (*cur->pos != c)
+		text_syntax_error(cur, psprintf("\"%c\" (%s has %d elements)", c, what, count));
+	cur->pos++;
+}
+
 static void
 read_vector(TextCursor *cur, double *out, int len, Size stride, const char *what)
 {
@@ -187,10 +197,10 @@ read_vector(TextCursor *cur, double *out, int len, Size stride, const char *what
 	for (int i = 0; i < len; i++)
 	{
 		if (i > 0)
-			expect_char(cur, ',', psprintf("\",\" (%s has %d elements)", what, len));
+			expect_delimiter(cur, ',', what, len);
 		out[i * stride] = read_float(cur, what);
 	}
-	expect_char(cur, '}', psprintf("\"}\" (%s has %d elements)", what, len));
+	expect_delimiter(cur, '}', what, len);
 }
 
 Datum

@@ -154,7 +154,8 @@ linear_accumulator_init(LinearAccumulator *acc, int dim, double lambda)
 	acc->buffered = 0;
 	acc->rows = palloc(sizeof(double) * acc->capacity * dim);
 	acc->rewards = palloc(sizeof(double) * acc->capacity);
-	acc->scratch = palloc(sizeof(double) * (dd + dim));
+	/* zeroed: a BLAS may read C even with beta = 0 */
+	acc->scratch = palloc0(sizeof(double) * (dd + dim));
 }
 
 void
@@ -237,7 +238,11 @@ linear_posterior_fold(const LinearPosterior *prior, LinearAccumulator *acc)
 	double	   *A,
 			   *b;
 
-	Assert(acc->dim == d);
+	if (acc->dim != d)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot fold contexts of dimension %d into a linear_posterior of dimension %d",
+						acc->dim, d)));
 	memcpy(p, prior, VARSIZE(prior));
 	linear_accumulator_flush(acc);
 	A = LP_A(p);

@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <math.h>
 
 #include "common/shortest_dec.h"
 #include "mb/pg_wchar.h"
@@ -63,7 +64,8 @@ read_float(TextCursor *cur, const char *what)
 	skip_spaces(cur);
 	errno = 0;
 	value = strtod(cur->pos, &end);
-	if (end == cur->pos || errno == ERANGE)
+	/* as float8in: ERANGE is an error on overflow or underflow to zero, not for subnormals */
+	if (end == cur->pos || (errno == ERANGE && (value == 0.0 || isinf(value))))
 		text_syntax_error(cur, psprintf("a number for \"%s\"", what));
 	cur->pos = end;
 	return value;

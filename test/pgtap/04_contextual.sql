@@ -11,7 +11,7 @@
 --   * learning is in 05_contextual_learning.sql.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(49);
+SELECT plan(53);
 
 SET LOCAL bandit.seed = 4242;
 SELECT setseed(0.17);
@@ -170,6 +170,16 @@ SELECT throws_ok($$ SELECT bandit_refresh('huge_batch') $$, '22000', NULL,
                  'a refresh that would make an arm singular is refused');
 SELECT is((SELECT count(*) FROM bandit.pending_reward WHERE experiment_id = pg_temp.eid('huge_batch')), 1::bigint,
           'and leaves the reward pending');
+SELECT bandit_reward(d.decision_id, 1) FROM bandit_select('ts', ARRAY[0.5, 0.5]) d;
+SELECT is(bandit_refresh(), 1::bigint,
+          'a refresh of every experiment warns about the one it cannot fold and folds the others');
+SELECT is((SELECT count(*) FROM bandit.pending_reward), 1::bigint, 'only the unfoldable reward stays pending');
+SELECT throws_ok($$ SELECT * FROM bandit_select('ts', ARRAY[1.7e308, 1.7e308]) $$, '22003', NULL,
+                 'a context whose score overflows is refused (LinTS)');
+-- an arm posterior of the wrong dimension written by hand is caught, never read out of bounds
+UPDATE bandit.arm SET linear = linear_posterior(3) WHERE experiment_id = pg_temp.eid('huge_batch') AND name = 'a';
+SELECT throws_ok($$ SELECT bandit_refresh('huge_batch') $$, 'XX001', NULL,
+                 'a hand-written posterior of the wrong dimension is reported as inconsistent tables');
 
 -- ---------------------------------------------------------------------------
 -- 1,000,000 online updates against one batch fit

@@ -35,7 +35,7 @@ default=$(q -d postgres -c "SELECT default_version FROM pg_available_extensions 
 versions=$(q -d postgres -c "SELECT version FROM pg_available_extension_versions WHERE name = 'bandit'
                              ORDER BY string_to_array(version, '.')::int[]")
 oldest=$(echo "$versions" | head -1)
-echo "1..$((6 + $(echo "$versions" | wc -l)))"
+echo "1..$((7 + $(echo "$versions" | wc -l)))"
 
 q -d postgres -c "DROP DATABASE IF EXISTS bandit_upgrade_fresh" -c "DROP DATABASE IF EXISTS bandit_upgrade_walk" \
   -c "CREATE DATABASE bandit_upgrade_fresh" -c "CREATE DATABASE bandit_upgrade_walk" >/dev/null
@@ -60,6 +60,9 @@ END $$;
 SQL
 }
 check "a database at $oldest works with the current library before it is updated" populate
+too_early=$(q -d bandit_upgrade_walk -c "SELECT bandit_create('ctx', ARRAY['a'], 'linucb', '{\"context_dim\": 2}')" 2>&1 || true)
+check "before its update it refuses a contextual experiment with a hint to update" \
+  grep -q "ALTER EXTENSION bandit UPDATE" <<<"$too_early"
 log_snapshot() {
   q -d bandit_upgrade_walk -c "
     SELECT 'experiment', e::text FROM bandit.experiment e UNION ALL
