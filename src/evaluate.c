@@ -35,6 +35,7 @@
 #include "linear.h"
 #include "ope.h"
 #include "policy.h"
+#include "posterior.h"
 #include "random.h"
 
 PG_FUNCTION_INFO_V1(bandit_evaluate);
@@ -244,7 +245,12 @@ candidate_learn(ExperimentState *c, const LoggedRow *row)
 		arm->ipw_sum += row->reward / row->propensity;
 	}
 	else
+	{
+		/* a bernoulli candidate on a gaussian log: its Beta posteriors need rewards in [0, 1] */
+		if (c->config.reward_type == REWARD_BERNOULLI)
+			check_reward_unit_interval(row->reward);
 		arm_state_add_reward(&c->config, arm, row->reward, row->propensity);
+	}
 }
 
 static void
@@ -487,14 +493,18 @@ bandit_replay(PG_FUNCTION_ARGS)
 	catalog_begin(fcinfo);
 	s = setup(fcinfo, false);
 
-	for (int i = 1; i < s.log.nrows; i++)
+	/* uniform: one propensity for every decision, and it is 1/m for a whole m */
+	for (int i = 0; i < s.log.nrows; i++)
 		if (fabs(s.log.rows[i].propensity - s.log.rows[0].propensity) >
-			1e-12 * s.log.rows[0].propensity)
+			1e-12 * s.log.rows[0].propensity ||
+			fabs(rint(1.0 / s.log.rows[0].propensity) * s.log.rows[0].propensity - 1.0) > 1e-9)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("bandit_replay needs a log gathered by a uniform-random policy"),
-					 errdetail("Experiment \"%s\" logged propensities %g and %g.", s.name,
-							   s.log.rows[0].propensity, s.log.rows[i].propensity),
+					 errdetail("Experiment \"%s\" logged propensity %g for decision " INT64_FORMAT
+							   " and %g for decision " INT64_FORMAT "; uniform logging gives every decision 1/m for m arms.",
+							   s.name, s.log.rows[0].propensity, s.log.rows[0].decision_id,
+							   s.log.rows[i].propensity, s.log.rows[i].decision_id),
 					 errhint("Use bandit_evaluate, which weights by the logged propensities.")));
 
 	probs = palloc(sizeof(double) * s.candidate->k);

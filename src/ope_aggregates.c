@@ -174,7 +174,12 @@ ope_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(left);
 	}
 	if (left->estimator != right->estimator || left->param != right->param)
-		elog(ERROR, "cannot combine states of different ope estimators");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the %s of %s must be the same for every row",
+						left->estimator == OPE_CLIPPED_IPS ? "cap" : "tau",
+						ope_estimator_name(left->estimator)),
+				 errdetail("Saw %g and %g.", left->param, right->param)));
 	ope_state_merge(left, right);
 	PG_RETURN_POINTER(left);
 }
@@ -385,6 +390,39 @@ poisson_one(pg_prng_state *prng)
 	return k;
 }
 
+/* The call's estimator, replicates and cap/tau, checked. */
+static void
+bootstrap_spec(FunctionCallInfo fcinfo, int nargs, OpeEstimator *estimator, int *replicates,
+			   double *param)
+{
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("estimator and replicates must not be NULL")));
+	*estimator = ope_estimator_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	*replicates = PG_GETARG_INT32(2);
+	*param = 0.0;
+	if (*replicates < BOOTSTRAP_MIN_REPLICATES || *replicates > BOOTSTRAP_MAX_REPLICATES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("replicates must be between %d and %d",
+						BOOTSTRAP_MIN_REPLICATES, BOOTSTRAP_MAX_REPLICATES)));
+	if (ope_uses_model(*estimator) && nargs < 7)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("estimator \"%s\" needs q_logged and v_target", ope_estimator_name(*estimator))));
+	if (*estimator == OPE_CLIPPED_IPS || *estimator == OPE_SWITCH_DR)
+	{
+		if (nargs < 8)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("estimator \"%s\" needs its %s as the last argument",
+							ope_estimator_name(*estimator),
+							*estimator == OPE_CLIPPED_IPS ? "cap" : "tau")));
+		*param = param_arg(fcinfo, 8, *estimator);
+	}
+}
+
 Datum
 ope_bootstrap_trans(PG_FUNCTION_ARGS)
 {
@@ -392,40 +430,15 @@ ope_bootstrap_trans(PG_FUNCTION_ARGS)
 	BootstrapState *state = PG_ARGISNULL(0) ? NULL : (BootstrapState *) PG_GETARG_POINTER(0);
 	int			nargs = PG_NARGS() - 1;
 	pg_prng_state *prng = bandit_random_state();
+	OpeEstimator estimator;
+	int			replicates;
+	double		param;
 	double		q,
 				v;
 
+	bootstrap_spec(fcinfo, nargs, &estimator, &replicates, &param);
 	if (state == NULL)
 	{
-		OpeEstimator estimator;
-		int			replicates;
-		double		param = 0.0;
-
-		if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("estimator and replicates must not be NULL")));
-		estimator = ope_estimator_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-		replicates = PG_GETARG_INT32(2);
-		if (replicates < BOOTSTRAP_MIN_REPLICATES || replicates > BOOTSTRAP_MAX_REPLICATES)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("replicates must be between %d and %d",
-							BOOTSTRAP_MIN_REPLICATES, BOOTSTRAP_MAX_REPLICATES)));
-		if (ope_uses_model(estimator) && nargs < 7)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("estimator \"%s\" needs q_logged and v_target", ope_estimator_name(estimator))));
-		if (estimator == OPE_CLIPPED_IPS || estimator == OPE_SWITCH_DR)
-		{
-			if (nargs < 8)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("estimator \"%s\" needs its %s as the last argument",
-								ope_estimator_name(estimator),
-								estimator == OPE_CLIPPED_IPS ? "cap" : "tau")));
-			param = param_arg(fcinfo, 8, estimator);
-		}
 		state = MemoryContextAlloc(agg_context, sizeof(BootstrapState));
 		ope_state_init(&state->full, estimator, param);
 		state->replicates = replicates;
@@ -433,6 +446,11 @@ ope_bootstrap_trans(PG_FUNCTION_ARGS)
 		for (int b = 0; b < replicates; b++)
 			ope_state_init(&state->replicate[b], estimator, param);
 	}
+	else if (estimator != state->full.estimator || replicates != state->replicates ||
+			 param != state->full.param)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the estimator, replicates and cap or tau of ope_bootstrap must be the same for every row")));
 
 	if (state->full.estimator == OPE_DM ? (nargs < 7 || PG_ARGISNULL(7))
 		: any_null(fcinfo, 3, ope_uses_model(state->full.estimator) ? 7 : 5))
@@ -503,7 +521,8 @@ ope_bootstrap_final(PG_FUNCTION_ARGS)
 		}
 	}
 	/* the interval needs the estimate and most replicates defined */
-	r.stderr_null = r.estimate_null || defined < 2 || defined < state->replicates / 2;
+	r.stderr_null = r.estimate_null || state->full.n < 2 || defined < 2 ||
+		defined < state->replicates / 2;
 	if (!r.stderr_null)
 	{
 		qsort(estimates, defined, sizeof(double), compare_doubles);

@@ -15,7 +15,7 @@
 --     refused.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(40);
+SELECT plan(43);
 
 SET LOCAL bandit.seed = 99;
 SELECT setseed(0.25);
@@ -92,6 +92,10 @@ SELECT throws_ok($$ SELECT ope_bootstrap('naive', 100, 1, 0.5, 0.5) $$, '22023',
 SELECT throws_ok($$ SELECT ope_bootstrap('ips', 5, 1, 0.5, 0.5) $$, '22023', NULL, 'too few replicates are refused');
 SELECT throws_ok($$ SELECT ope_bootstrap('dr', 100, 1, 0.5, 0.5) $$, '22023', NULL,
                  'a model-based estimator needs q_logged and v_target');
+SELECT throws_ok($$ SELECT ope_bootstrap('ips', b, 1, 0.5, 0.5) FROM (VALUES (100), (200)) v(b) $$, '22023', NULL,
+                 'replicates that change between rows are refused');
+SELECT is((SELECT (ope_bootstrap('ips', 100, 1, 0.5, 0.5)).stderr), NULL::float8,
+          'one row has no bootstrap standard error');
 
 -- ---------------------------------------------------------------------------
 -- A uniform-random log of three arms
@@ -174,6 +178,10 @@ SELECT throws_ok($$ SELECT * FROM bandit_evaluate('ope_uniform', 'linucb', '{"co
                  'a contextual candidate needs logged contexts');
 SELECT throws_ok($$ SELECT * FROM bandit_evaluate(NULL, 'thompson') $$, '22004', NULL,
                  'a NULL experiment is refused');
+SELECT bandit_create('ope_gauss', ARRAY['a', 'b'], 'uniform', '{"reward_type": "gaussian"}');
+SELECT bandit_reward(d.decision_id, 3.5) FROM bandit_select('ope_gauss') d;
+SELECT throws_ok($$ SELECT * FROM bandit_evaluate('ope_gauss', 'thompson', '{"reward_type": "bernoulli"}') $$, '22003', NULL,
+                 'a bernoulli candidate refuses a log with rewards outside [0, 1]');
 
 -- replay
 SET LOCAL bandit.seed = 5;
