@@ -752,10 +752,29 @@ refresh_experiment(int64 id)
 
 /*
  * Refresh one experiment of a refresh of all, in a subtransaction: an
- * experiment whose pending rewards cannot be folded (an error) is reported
- * with a WARNING and left as it was, and the others are still folded, so a
- * scheduled bandit_refresh() is not stopped by one experiment.
+ * experiment whose pending rewards cannot be folded (an error about its
+ * data) is reported with a WARNING and left as it was, and the others are
+ * still folded, so a scheduled bandit_refresh() is not stopped by one
+ * experiment.  Cancels, timeouts and the like still end the call.
  */
+/*
+ * Errors about one experiment's data (class 22, data exceptions, and the
+ * like) are that experiment's; a cancel, a timeout, a lack of resources, a
+ * serialisation failure or an internal error concern the whole call.
+ */
+static bool
+refresh_error_is_local(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return !(category == ERRCODE_TRANSACTION_ROLLBACK ||
+			 category == ERRCODE_INSUFFICIENT_RESOURCES ||
+			 category == ERRCODE_OPERATOR_INTERVENTION ||
+			 category == ERRCODE_SYSTEM_ERROR ||
+			 category == ERRCODE_INTERNAL_ERROR ||
+			 category == ERRCODE_PROGRAM_LIMIT_EXCEEDED);
+}
+
 static int64
 refresh_isolated(int64 id, const char *name)
 {
@@ -782,6 +801,8 @@ refresh_isolated(int64 id, const char *name)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(caller_context);
 		CurrentResourceOwner = caller_owner;
+		if (!refresh_error_is_local(error->sqlerrcode))
+			ReThrowError(error);
 		ereport(WARNING,
 				(errcode(error->sqlerrcode),
 				 errmsg("experiment \"%s\" not refreshed: %s", name, error->message),
