@@ -45,7 +45,6 @@ PG_FUNCTION_INFO_V1(ope_bootstrap_final);
 static OpeState *
 state_for(FunctionCallInfo fcinfo, OpeEstimator estimator, double param)
 {
-	MemoryContext agg_context = aggregate_context(fcinfo, "ope transition");
 	OpeState   *state;
 
 	if (!PG_ARGISNULL(0))
@@ -60,7 +59,8 @@ state_for(FunctionCallInfo fcinfo, OpeEstimator estimator, double param)
 					 errdetail("Saw %g and then %g.", state->param, param)));
 		return state;
 	}
-	state = MemoryContextAlloc(agg_context, sizeof(OpeState));
+	/* only a new state needs the aggregate context (checked once, not per row) */
+	state = MemoryContextAlloc(aggregate_context(fcinfo, "ope transition"), sizeof(OpeState));
 	ope_state_init(state, estimator, param);
 	return state;
 }
