@@ -235,8 +235,13 @@ run_script() {
       tcase copy_devnull_0w 0 "COPY (SELECT r, pt, p0 FROM log) TO '/dev/null' WITH (FORMAT binary)"
     fi
     tcase count_2w 2 "SELECT count(*) FROM log"
+    # two workers scan and the leader only gathers: two processes on the two cores
     echo 'SET parallel_leader_participation = off;'
     tcase ips_2w_noleader 2 "$q_ips"
+    tcase snips_2w_noleader 2 "$q_snips"
+    tcase plain_2w_noleader 2 "$q_plain"
+    tcase count_2w_noleader 2 "SELECT count(*) FROM log"
+    echo 'RESET parallel_leader_participation;'
   } > "$f"
   psql_db -d $DB -f "$f" | awk '
     /^case / { name = $2; next }
@@ -265,8 +270,8 @@ for run in $(seq 1 "$RUNS"); do
          split("plain ips snips dr count", c, " ")
          for (i = 1; i <= 5; i++) if ((c[i] "_0w" in t) && (c[i] "_2w" in t))
            printf "sample speedup_%s %.4f\n", c[i], t[c[i] "_0w"] / t[c[i] "_2w"]
-         if (("ips_0w" in t) && ("ips_2w_noleader" in t))
-           printf "sample speedup_ips_noleader %.4f\n", t["ips_0w"] / t["ips_2w_noleader"]
+         for (i = 1; i <= 5; i++) if ((c[i] "_0w" in t) && (c[i] "_2w_noleader" in t))
+           printf "sample speedup_%s_noleader %.4f\n", c[i], t[c[i] "_0w"] / t[c[i] "_2w_noleader"]
          for (k in t) if (k ~ /_0w$/ && k !~ /^cpu_/ && (("cpu_" k) in t) && t["cpu_" k] > 0)
            printf "sample wallcpu_%s %.4f\n", k, t[k] / t["cpu_" k] }' "$WORK/run.txt" >> "$LINES"
   wait_quiet e2e

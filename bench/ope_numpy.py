@@ -456,14 +456,22 @@ def cmd_report(args):
     for key, label, target in (("ips", "ope_ips", 1.6), ("snips", "ope_snips", 1.6),
                                ("dr", "ope_dr (information)", None), ("plain", "plain expression", None),
                                ("count", "`count(*)` (the scan alone)", None),
-                               ("ips_noleader", "ope_ips, parallel_leader_participation = off (information)", None)):
+                               ("ips_noleader", "ope_ips, the 2 workers scan, the leader only gathers", 1.6),
+                               ("snips_noleader", "ope_snips, the 2 workers scan, the leader only gathers", 1.6),
+                               ("plain_noleader", "plain expression, the 2 workers scan, the leader only gathers", None),
+                               ("count_noleader", "`count(*)`, the 2 workers scan, the leader only gathers", None)):
+        if f"speedup_{key}" not in samples:
+            continue
         sp = med(f"speedup_{key}")
-        k0, k2 = (key + "_0w", key + "_2w") if key != "ips_noleader" else ("ips_0w", "ips_2w_noleader")
+        base = key.replace("_noleader", "")
+        k0, k2 = (base + "_0w", base + "_2w_noleader") if key.endswith("_noleader") else (key + "_0w", key + "_2w")
         w(f"| {label} | {secs(k0)} | {secs(k2)} | {sp:.2f} | "
           f"{'>= %.1f' % target if target else ''} | {verdict(sp, target, True) if target else ''} |")
     w("")
     w("Plans forced with parallel_setup_cost = parallel_tuple_cost = 0 and max_parallel_workers_per_gather "
-      f"= 2; the leader also scans (parallel_leader_participation), so 3 processes share the {os.cpu_count()} cores. "
+      f"= 2. In the first rows the leader also scans (parallel_leader_participation = on, the default), so "
+      f"3 processes share the {os.cpu_count()} cores; in the last rows (parallel_leader_participation = off) the two "
+      "workers scan and the leader only gathers their one-row partial states. "
       "Workers planned/launched, from EXPLAIN ANALYZE outside the timing: "
       + ", ".join(f"{k.split('_2w')[0]} {v.split()[0]}" for k, v in checks if k.endswith("_2w_workers_planned_launched"))
       + ".")
