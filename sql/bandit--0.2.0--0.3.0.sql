@@ -130,3 +130,68 @@ CREATE FUNCTION bandit_evaluate(experiment text, candidate_policy text, params j
 CREATE FUNCTION bandit_replay(experiment text, candidate_policy text, params jsonb DEFAULT '{}')
     RETURNS TABLE (estimate float8, stderr float8, matched bigint, events bigint)
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- ===========================================================================
+-- Roles and privileges
+--
+-- Three roles, created once per cluster (they outlive the extension, as
+-- roles do):
+--   bandit_admin    creates, configures, refreshes and drops experiments;
+--                   is also a bandit_app and a bandit_analyst
+--   bandit_app      bandit_select and bandit_reward only
+--   bandit_analyst  reads stats and the log, runs off-policy evaluation
+-- Nothing of the API is executable by PUBLIC, and nobody but the
+-- extension's owner may read or write the tables in schema bandit: the API
+-- functions that touch them are SECURITY DEFINER (they run as the owner).
+-- Their search_path is pinned: the C functions run every query under an
+-- override path of pg_catalog and this extension's schema only (no pg_temp,
+-- nothing of the caller's path), set in C rather than by a SET clause,
+-- which would cost a GUC save and restore on every call of the hot path
+-- (about 11% of a bandit_select); bandit_arm_stats, in PL/pgSQL, has
+-- SET search_path = pg_catalog, pg_temp.
+-- The posterior types, their functions and the OPE aggregates are pure
+-- functions of their arguments and stay available to everyone.
+-- ===========================================================================
+
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['bandit_admin', 'bandit_app', 'bandit_analyst'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+GRANT bandit_app, bandit_analyst TO bandit_admin;
+
+ALTER FUNCTION bandit_create(text, text[], text, jsonb) SECURITY DEFINER;
+ALTER FUNCTION bandit_add_arm(text, text) SECURITY DEFINER;
+ALTER FUNCTION bandit_set_arm_enabled(text, text, boolean) SECURITY DEFINER;
+ALTER FUNCTION bandit_drop(text) SECURITY DEFINER;
+ALTER FUNCTION bandit_refresh(text) SECURITY DEFINER;
+ALTER FUNCTION bandit_select(text, float8[], text) SECURITY DEFINER;
+ALTER FUNCTION bandit_reward(bigint, float8) SECURITY DEFINER;
+ALTER FUNCTION bandit_policy_prob(text, text, float8[]) SECURITY DEFINER;
+ALTER FUNCTION bandit_arm_stats(text) SECURITY DEFINER;
+ALTER FUNCTION bandit_evaluate(text, text, jsonb) SECURITY DEFINER;
+ALTER FUNCTION bandit_replay(text, text, jsonb) SECURITY DEFINER;
+
+REVOKE ALL ON FUNCTION
+    bandit_create(text, text[], text, jsonb), bandit_add_arm(text, text),
+    bandit_set_arm_enabled(text, text, boolean), bandit_drop(text), bandit_refresh(text),
+    bandit_select(text, float8[], text), bandit_reward(bigint, float8),
+    bandit_policy_prob(text, text, float8[]), bandit_arm_stats(text),
+    bandit_evaluate(text, text, jsonb), bandit_replay(text, text, jsonb)
+    FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION bandit_select(text, float8[], text), bandit_reward(bigint, float8)
+    TO bandit_app;
+GRANT EXECUTE ON FUNCTION bandit_arm_stats(text), bandit_policy_prob(text, text, float8[]),
+    bandit_evaluate(text, text, jsonb), bandit_replay(text, text, jsonb)
+    TO bandit_analyst;
+GRANT SELECT ON bandit_log TO bandit_analyst;
+GRANT EXECUTE ON FUNCTION bandit_create(text, text[], text, jsonb), bandit_add_arm(text, text),
+    bandit_set_arm_enabled(text, text, boolean), bandit_drop(text), bandit_refresh(text)
+    TO bandit_admin;
