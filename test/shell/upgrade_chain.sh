@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Walk the whole upgrade chain: install the oldest available version, ALTER
 # EXTENSION bandit UPDATE to the default one, and compare every object of
-# the extension with a fresh install of the default version; a log written
+# the extension (definitions and privileges) with a fresh install of the
+# default version; a log written
 # in the oldest version survives every step unchanged.  Prints TAP.
 set -euo pipefail
 q() { psql -X -v ON_ERROR_STOP=1 -qtA "$@"; }
@@ -28,6 +29,16 @@ objects() {  # the extension's objects and their definitions
     UNION ALL
     SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
      WHERE connamespace = 'bandit'::regnamespace
+    UNION ALL  -- privileges: functions, relations, the schema
+    SELECT 'acl ' || p.oid::regprocedure::text || ' ' || coalesce(p.proacl::text, 'default')
+      FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+     WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'bandit') AND d.deptype = 'e'
+    UNION ALL
+    SELECT 'acl ' || c.oid::regclass::text || ' ' || coalesce(c.relacl::text, 'default')
+      FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+     WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'bandit') AND d.deptype = 'e'
+    UNION ALL
+    SELECT 'acl schema bandit ' || coalesce(nspacl::text, 'default') FROM pg_namespace WHERE nspname = 'bandit'
     ORDER BY 1"
 }
 
