@@ -13,7 +13,7 @@ DATA = $(wildcard sql/bandit--*.sql)
 
 REGRESS = types aggregates api errors linear
 
-ISOLATION = reward_refresh double_reward
+ISOLATION = reward_refresh double_reward arm_changes
 
 PG_CPPFLAGS += -I$(srcdir)/src
 SHLIB_LINK += -llapacke -llapack -lblas -lm

@@ -211,9 +211,11 @@ hash_uniform(uint64 h)
 }
 
 static int64
-insert_decision(const ExperimentState *state, int arm, double propensity,
+insert_decision(const ExperimentState *state, const char *name, int arm, double propensity,
 				Datum context, bool context_null, Datum unit, bool unit_null)
 {
+	MemoryContext caller_context = CurrentMemoryContext;
+	int			rc = 0;
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[6] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8ARRAYOID, TEXTOID, INT8OID};
 	Datum		args[6] = {Int64GetDatum(state->id), Int32GetDatum(state->arm_ids[arm]),
@@ -227,7 +229,32 @@ insert_decision(const ExperimentState *state, int arm, double propensity,
 				 " (experiment_id, arm_id, propensity, context, unit, state_version)"
 				 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
 				 6, argtypes);
-	if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+	/*
+	 * The decision's foreign key to its arm fails only when the experiment
+	 * was dropped after this select read it (a drop commits while the
+	 * insert waits on the arm row): say so instead of naming the key.  The
+	 * error is replaced, not handled, so no subtransaction is needed.
+	 */
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, args, nulls, false, 0);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		MemoryContextSwitchTo(caller_context);
+		error = CopyErrorData();
+		if (error->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("experiment \"%s\" was dropped concurrently", name),
+				 errdetail("No decision was logged.")));
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not log decision");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -350,7 +377,7 @@ bandit_select(PG_FUNCTION_ARGS)
 		arm = decide(state, name, fcinfo, &propensity);
 		/* the insert may run user triggers that flush or reload the cached state */
 		arm_name = MemoryContextStrdup(funcctx->multi_call_memory_ctx, state->arm_names[arm]);
-		decision_id = insert_decision(state, arm, propensity,
+		decision_id = insert_decision(state, name, arm, propensity,
 									  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
 									  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
 		catalog_end();
