@@ -557,3 +557,44 @@ GRANT SELECT ON bandit_log TO bandit_analyst;
 GRANT EXECUTE ON FUNCTION bandit_create(text, text[], text, jsonb), bandit_add_arm(text, text),
     bandit_set_arm_enabled(text, text, boolean), bandit_drop(text), bandit_refresh(text)
     TO bandit_admin;
+
+-- ===========================================================================
+-- Log growth: forget old decisions without touching the posteriors
+-- ===========================================================================
+
+CREATE FUNCTION bandit_prune(experiment text, before timestamptz) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    eid bigint;
+    waiting bigint;
+    deleted bigint;
+BEGIN
+    IF experiment IS NULL OR before IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN experiment IS NULL THEN 'experiment' ELSE 'before' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the experiment row lock orders this with bandit_refresh
+    SELECT e.id INTO eid FROM bandit.experiment e WHERE e.name = experiment FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT count(*) INTO waiting
+      FROM bandit.pending_reward p JOIN bandit.decision d ON d.id = p.decision_id
+     WHERE p.experiment_id = eid AND d.decided_at < before;
+    IF waiting > 0 THEN
+        RAISE EXCEPTION 'cannot prune experiment "%": % rewards of those decisions are not folded yet', experiment, waiting
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run bandit_refresh first.';
+    END IF;
+    -- rewards go with their decisions (ON DELETE CASCADE); the posteriors,
+    -- which already hold them, do not change
+    DELETE FROM bandit.decision d WHERE d.experiment_id = eid AND d.decided_at < before;
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+    RETURN deleted;
+END
+$$;
+COMMENT ON FUNCTION bandit_prune(text, timestamptz) IS 'delete an experiment''s decisions (and their rewards) decided before a time; posteriors are kept';
+REVOKE ALL ON FUNCTION bandit_prune(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bandit_prune(text, timestamptz) TO bandit_admin;

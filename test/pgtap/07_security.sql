@@ -18,7 +18,7 @@
 --     an override path of pg_catalog and the extension's schema.)
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 
 SELECT is((SELECT count(*) FROM pg_roles WHERE rolname IN ('bandit_admin', 'bandit_app', 'bandit_analyst')),
           3::bigint, 'the roles bandit_admin, bandit_app and bandit_analyst exist');
@@ -46,6 +46,7 @@ SELECT lives_ok($$ SELECT bandit_reward(decision_id, 1) FROM bandit_select('sec_
                 'admin: select and reward (a bandit_app too)');
 SELECT lives_ok($$ SELECT bandit_refresh('sec_batch') $$, 'admin: bandit_refresh');
 SELECT lives_ok($$ SELECT * FROM bandit_arm_stats('sec_ts') $$, 'admin: bandit_arm_stats (a bandit_analyst too)');
+SELECT lives_ok($$ SELECT bandit_prune('sec_batch', now() - interval '1 year') $$, 'admin: bandit_prune');
 SELECT throws_ok($$ SELECT * FROM bandit.experiment $$, '42501', NULL, 'admin: reading the tables directly is refused');
 SELECT throws_ok($$ DELETE FROM bandit.decision $$, '42501', NULL, 'admin: writing the tables directly is refused');
 RESET ROLE;
@@ -58,6 +59,7 @@ SELECT lives_ok($$ SELECT bandit_reward(decision_id, 0) FROM bandit_select('sec_
 SELECT throws_ok($$ SELECT bandit_create('x', ARRAY['a']) $$, '42501', NULL, 'app: bandit_create is refused');
 SELECT throws_ok($$ SELECT bandit_refresh() $$, '42501', NULL, 'app: bandit_refresh is refused');
 SELECT throws_ok($$ SELECT bandit_drop('sec_ts') $$, '42501', NULL, 'app: bandit_drop is refused');
+SELECT throws_ok($$ SELECT bandit_prune('sec_ts', now()) $$, '42501', NULL, 'app: bandit_prune is refused');
 SELECT throws_ok($$ SELECT * FROM bandit_arm_stats('sec_ts') $$, '42501', NULL, 'app: bandit_arm_stats is refused');
 SELECT throws_ok($$ SELECT * FROM bandit_log $$, '42501', NULL, 'app: bandit_log is refused');
 SELECT throws_ok($$ SELECT * FROM bandit_evaluate('sec_ts', 'uniform') $$, '42501', NULL, 'app: bandit_evaluate is refused');
