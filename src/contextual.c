@@ -37,6 +37,14 @@ typedef struct Scores
 	bool	   *enabled;
 } Scores;
 
+static void
+scores_free(Scores *s)
+{
+	pfree(s->mean);
+	pfree(s->width);
+	pfree(s->enabled);
+}
+
 static Scores
 scores_at(const ExperimentState *state, const char *experiment, const double *x)
 {
@@ -189,6 +197,7 @@ contextual_decide(const ExperimentState *state, const char *experiment, const do
 		 */
 		*propensity = Max(prob, DBL_MIN);
 	}
+	scores_free(&s);
 	return arm;
 }
 
@@ -212,6 +221,7 @@ contextual_probability(const ExperimentState *state, const char *experiment,
 	}
 	else
 		prob = lints_probability(&state->config, &s, arm);
+	scores_free(&s);
 	return prob;
 }
 
@@ -226,4 +236,5 @@ contextual_probabilities(const ExperimentState *state, const char *experiment,
 	else
 		for (int i = 0; i < s.k; i++)
 			probs[i] = s.enabled[i] ? lints_probability(&state->config, &s, i) : 0.0;
+	scores_free(&s);
 }

@@ -16,7 +16,7 @@
  * per-arm posterior means (the experiment's prior), or a ridge regression
  * per arm when the experiment or the candidate is contextual, cross-fitted
  * over "folds" folds (by decision id) so that no row's reward is used to
- * predict that row.
+ * predict that row; folds are taken by position in the decision-ordered log.
  */
 #include "postgres.h"
 
@@ -25,6 +25,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -62,6 +63,13 @@ typedef struct EvaluationOptions
 	bool		online;			/* training: online (else frozen) */
 	int			folds;
 } EvaluationOptions;
+
+/* n x k doubles, or n rows: logs may pass the 1 GB of a plain palloc */
+static void *
+huge_alloc(Size count, Size size)
+{
+	return palloc_extended(Max(count, 1) * size, MCXT_ALLOC_HUGE);
+}
 
 /* ------------------------------------------------------------------------
  * The candidate configuration
@@ -167,8 +175,13 @@ read_log(const ExperimentState *state, int dim)
 							  " WHERE d.experiment_id = $1 ORDER BY d.decided_at, d.id",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the log");
+	if (SPI_processed > (uint64) PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("experiment has too many rewarded decisions to evaluate at once"),
+				 errhint("Prune old decisions with bandit_prune.")));
 	log.nrows = (int) SPI_processed;
-	log.rows = palloc(sizeof(LoggedRow) * Max(log.nrows, 1));
+	log.rows = huge_alloc(log.nrows, sizeof(LoggedRow));
 	log.dim = dim;
 	for (int i = 0; i < log.nrows; i++)
 	{
@@ -178,6 +191,7 @@ read_log(const ExperimentState *state, int dim)
 		bool		isnull;
 		Datum		context;
 
+		CHECK_FOR_INTERRUPTS();
 		row->decision_id = DatumGetInt64(SPI_getbinval(t, desc, 1, &isnull));
 		row->arm = arm_index_of(state, DatumGetInt32(SPI_getbinval(t, desc, 2, &isnull)));
 		row->propensity = DatumGetFloat8(SPI_getbinval(t, desc, 3, &isnull));
@@ -230,8 +244,12 @@ candidate_state(const ExperimentState *experiment, const ExperimentConfig *confi
 	return c;
 }
 
+/*
+ * Fold a logged reward into the candidate, with the propensity the
+ * candidate's own importance-weighted sums (EXP3) should use.
+ */
 static void
-candidate_learn(ExperimentState *c, const LoggedRow *row)
+candidate_learn(ExperimentState *c, const LoggedRow *row, double propensity)
 {
 	ArmState   *arm = &c->arms[row->arm];
 
@@ -242,14 +260,14 @@ candidate_learn(ExperimentState *c, const LoggedRow *row)
 		arm->linear = linear_posterior_add(old, row->context, row->reward);
 		pfree((void *) old);
 		arm->n++;
-		arm->ipw_sum += row->reward / row->propensity;
+		arm->ipw_sum += row->reward / propensity;
 	}
 	else
 	{
 		/* a bernoulli candidate on a gaussian log: its Beta posteriors need rewards in [0, 1] */
 		if (c->config.reward_type == REWARD_BERNOULLI)
 			check_reward_unit_interval(row->reward);
-		arm_state_add_reward(&c->config, arm, row->reward, row->propensity);
+		arm_state_add_reward(&c->config, arm, row->reward, propensity);
 	}
 }
 
@@ -269,47 +287,56 @@ candidate_probabilities(ExperimentState *c, const char *experiment, const Logged
  * ------------------------------------------------------------------------
  */
 
+/*
+ * Folds by position in the decision-ordered log: balanced whatever the
+ * decision ids (one sequence serves every experiment, so an experiment's
+ * ids can all share a residue).
+ */
 static int
-fold_of(const LoggedRow *row, int folds)
+fold_of(int row, int folds)
 {
-	return (int) (((uint64) row->decision_id) % (uint64) folds);
+	return row % folds;
 }
 
-static double **
+/* q[i * k + a]: the prediction for row i and arm a of a model fitted without row i's fold */
+static double *
 reward_model(const ExperimentState *experiment, const Log *log, int folds)
 {
 	const ExperimentConfig *config = &experiment->config;
 	int			k = experiment->k;
-	double	  **q = palloc(sizeof(double *) * Max(log->nrows, 1));
+	double	   *q = huge_alloc((Size) log->nrows * k, sizeof(double));
 
 	if (log->dim > 0)
 	{
-		/* ridge regression per (fold left out, arm) */
+		/*
+		 * A ridge regression per (fold left out, arm), fitted and used one at
+		 * a time so that memory stays at one accumulator and one fit.
+		 */
 		double		lambda = policy_is_contextual(config->policy) ? config->lambda : DEFAULT_LINEAR_LAMBDA;
-		LinearAccumulator *acc = palloc0(sizeof(LinearAccumulator) * folds * k);
-		LinearPosterior **fit = palloc0(sizeof(LinearPosterior *) * folds * k);
 
 		for (int f = 0; f < folds; f++)
 			for (int a = 0; a < k; a++)
-				linear_accumulator_init(&acc[f * k + a], log->dim, lambda);
-		for (int i = 0; i < log->nrows; i++)
-			for (int f = 0; f < folds; f++)
-				if (fold_of(&log->rows[i], folds) != f)
-					linear_accumulator_add(&acc[f * k + log->rows[i].arm], log->rows[i].context,
-										   log->rows[i].reward);
-		for (int j = 0; j < folds * k; j++)
-		{
-			fit[j] = linear_posterior_fold(linear_posterior_prior_value(log->dim, lambda), &acc[j]);
-			check_linear_factored(fit[j], "the reward model");
-		}
-		for (int i = 0; i < log->nrows; i++)
-		{
-			int			f = fold_of(&log->rows[i], folds);
+			{
+				LinearAccumulator acc;
+				LinearPosterior *prior = linear_posterior_prior_value(log->dim, lambda);
+				LinearPosterior *fit;
 
-			q[i] = palloc(sizeof(double) * k);
-			for (int a = 0; a < k; a++)
-				q[i][a] = linear_posterior_mean_at(fit[f * k + a], log->rows[i].context);
-		}
+				linear_accumulator_init(&acc, log->dim, lambda);
+				for (int i = 0; i < log->nrows; i++)
+					if (fold_of(i, folds) != f && log->rows[i].arm == a)
+					{
+						CHECK_FOR_INTERRUPTS();
+						linear_accumulator_add(&acc, log->rows[i].context, log->rows[i].reward);
+					}
+				fit = linear_posterior_fold(prior, &acc);
+				check_linear_factored(fit, "the reward model");
+				for (int i = 0; i < log->nrows; i++)
+					if (fold_of(i, folds) == f)
+						q[(Size) i * k + a] = linear_posterior_mean_at(fit, log->rows[i].context);
+				linear_accumulator_free(&acc);
+				pfree(prior);
+				pfree(fit);
+			}
 	}
 	else
 	{
@@ -320,7 +347,7 @@ reward_model(const ExperimentState *experiment, const Log *log, int folds)
 		for (int i = 0; i < log->nrows; i++)
 		{
 			const LoggedRow *row = &log->rows[i];
-			int			f = fold_of(row, folds);
+			int			f = fold_of(i, folds);
 
 			n[f * k + row->arm] += 1;
 			sum[f * k + row->arm] += row->reward;
@@ -329,15 +356,14 @@ reward_model(const ExperimentState *experiment, const Log *log, int folds)
 		}
 		for (int i = 0; i < log->nrows; i++)
 		{
-			int			f = fold_of(&log->rows[i], folds);
+			int			f = fold_of(i, folds);
 
-			q[i] = palloc(sizeof(double) * k);
 			for (int a = 0; a < k; a++)
 			{
 				double		na = n[folds * k + a] - n[f * k + a];
 				double		sa = sum[folds * k + a] - sum[f * k + a];
 
-				q[i][a] = config->reward_type == REWARD_GAUSSIAN
+				q[(Size) i * k + a] = config->reward_type == REWARD_GAUSSIAN
 					? (config->prior_kappa * config->prior_mean + sa) / (config->prior_kappa + na)
 					: (config->prior_alpha + sa) / (config->prior_alpha + config->prior_beta + na);
 			}
@@ -387,27 +413,36 @@ setup(FunctionCallInfo fcinfo, bool model_contexts)
 	return s;
 }
 
-/* The candidate's probabilities at every row: online (trained on earlier rows) or frozen. */
-static double **
+/*
+ * The candidate's probabilities at every row, pi[i * k + a]: online
+ * (trained on the earlier rows only) or frozen (trained on all).  Training
+ * on the log uses the logged propensities, as the live policy would have.
+ */
+static double *
 candidate_policy_at_rows(Setup *s)
 {
 	int			k = s->candidate->k;
-	double	  **pi = palloc(sizeof(double *) * Max(s->log.nrows, 1));
+	double	   *pi = huge_alloc((Size) s->log.nrows * k, sizeof(double));
 	bool		contextual = policy_is_contextual(s->candidate->config.policy);
 
 	if (!s->options.online)
 		for (int i = 0; i < s->log.nrows; i++)
-			candidate_learn(s->candidate, &s->log.rows[i]);
+		{
+			CHECK_FOR_INTERRUPTS();
+			candidate_learn(s->candidate, &s->log.rows[i], s->log.rows[i].propensity);
+		}
 	for (int i = 0; i < s->log.nrows; i++)
 	{
-		pi[i] = palloc(sizeof(double) * k);
+		double	   *row_pi = pi + (Size) i * k;
+
+		CHECK_FOR_INTERRUPTS();
 		/* context-free policies: recompute only when the state moved */
 		if (contextual || i == 0 || s->options.online)
-			candidate_probabilities(s->candidate, s->name, &s->log.rows[i], pi[i]);
+			candidate_probabilities(s->candidate, s->name, &s->log.rows[i], row_pi);
 		else
-			memcpy(pi[i], pi[i - 1], sizeof(double) * k);
+			memcpy(row_pi, row_pi - k, sizeof(double) * k);
 		if (s->options.online)
-			candidate_learn(s->candidate, &s->log.rows[i]);
+			candidate_learn(s->candidate, &s->log.rows[i], s->log.rows[i].propensity);
 	}
 	return pi;
 }
@@ -417,8 +452,9 @@ bandit_evaluate(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Setup		s;
-	double	  **pi;
-	double	  **q;
+	double	   *pi;
+	double	   *q;
+	int			k;
 	OpeState	states[lengthof(evaluated)];
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -427,6 +463,7 @@ bandit_evaluate(PG_FUNCTION_ARGS)
 	s = setup(fcinfo, true);
 	pi = candidate_policy_at_rows(&s);
 	q = reward_model(s.experiment, &s.log, s.options.folds);
+	k = s.candidate->k;
 
 	for (int e = 0; e < (int) lengthof(evaluated); e++)
 		ope_state_init(&states[e], evaluated[e], 0.0);
@@ -435,11 +472,11 @@ bandit_evaluate(PG_FUNCTION_ARGS)
 		const LoggedRow *row = &s.log.rows[i];
 		double		v = 0.0;
 
-		for (int a = 0; a < s.candidate->k; a++)
-			v += pi[i][a] * q[i][a];
+		for (int a = 0; a < k; a++)
+			v += pi[(Size) i * k + a] * q[(Size) i * k + a];
 		for (int e = 0; e < (int) lengthof(evaluated); e++)
-			ope_state_add(&states[e], row->reward, pi[i][row->arm], row->propensity,
-						  q[i][row->arm], v);
+			ope_state_add(&states[e], row->reward, pi[(Size) i * k + row->arm], row->propensity,
+						  q[(Size) i * k + row->arm], v);
 	}
 
 	for (int e = 0; e < (int) lengthof(evaluated); e++)
@@ -491,6 +528,12 @@ bandit_replay(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	/* everything below lives in SPI's memory, released by catalog_end() */
 	catalog_begin(fcinfo);
+	if (!PG_ARGISNULL(2) &&
+		(jsonb_key(PG_GETARG_JSONB_P(2), "training") || jsonb_key(PG_GETARG_JSONB_P(2), "folds")))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bandit_replay takes no \"training\" or \"folds\" parameter"),
+				 errdetail("A replayed candidate always learns online from the events it matches.")));
 	s = setup(fcinfo, false);
 
 	/* uniform: one propensity for every decision, and it is 1/m for a whole m */
@@ -513,11 +556,13 @@ bandit_replay(PG_FUNCTION_ARGS)
 	{
 		const LoggedRow *row = &s.log.rows[i];
 
+		CHECK_FOR_INTERRUPTS();
 		candidate_probabilities(s.candidate, s.name, row, probs);
 		if (policy_walk(s.candidate->k, probs, bandit_random_uniform()) != row->arm)
 			continue;
 		ope_state_add(&matched, 0.0, 0.0, 1.0, 0.0, row->reward);
-		candidate_learn(s.candidate, row);
+		/* a deployed candidate weights its own sums by its own probability */
+		candidate_learn(s.candidate, row, probs[row->arm]);
 	}
 	ope_state_result(&matched, &r);
 	values[0] = Float8GetDatum(r.estimate);

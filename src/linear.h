@@ -120,6 +120,7 @@ extern void linear_accumulator_init(LinearAccumulator *acc, int dim, double lamb
 extern void linear_accumulator_add(LinearAccumulator *acc, const double *x, double r);
 extern void linear_accumulator_flush(LinearAccumulator *acc);
 extern void linear_accumulator_merge(LinearAccumulator *into, LinearAccumulator *other);
+extern void linear_accumulator_free(LinearAccumulator *acc);
 
 extern Datum linear_posterior_out(PG_FUNCTION_ARGS);
 

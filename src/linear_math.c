@@ -159,6 +159,19 @@ linear_accumulator_init(LinearAccumulator *acc, int dim, double lambda)
 }
 
 void
+linear_accumulator_free(LinearAccumulator *acc)
+{
+	pfree(acc->xtx);
+	pfree(acc->xtx_comp);
+	pfree(acc->xtr);
+	pfree(acc->xtr_comp);
+	pfree(acc->rows);
+	pfree(acc->rewards);
+	pfree(acc->scratch);
+	acc->dim = 0;
+}
+
+void
 linear_accumulator_add(LinearAccumulator *acc, const double *x, double r)
 {
 	memcpy(acc->rows + (Size) acc->buffered * acc->dim, x, sizeof(double) * acc->dim);

@@ -139,7 +139,8 @@ add_terms(OpeState *state, const double *z)
 	double		delta[OPE_MAX_TERMS];
 
 	for (int j = 0; j < k; j++)
-		if (!isfinite(z[j]))
+		if (!isfinite(z[j]) || !isfinite(z[j] * z[j]) ||
+			!isfinite(state->sum[j].sum + z[j]))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("%s term out of range", ope_estimator_name(state->estimator)),
@@ -164,6 +165,13 @@ add_terms(OpeState *state, const double *z)
 static void
 add_weight(OpeState *state, double w)
 {
+	/* w^2 and the sums of the ESS must stay finite, or the state turns to NaN */
+	if (!isfinite(w * w) || !isfinite(state->weight_sq_sum.sum + w * w))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s importance weight out of range", ope_estimator_name(state->estimator)),
+				 errdetail("A weight target_prob / logging_prob of %g is too large to square.", w),
+				 errhint("Check for logging probabilities near zero.")));
 	compensated_add(&state->weight_sum, w);
 	compensated_add(&state->weight_sq_sum, w * w);
 	if (w > state->max_weight)

@@ -7,15 +7,15 @@
 --     is the log's mean reward; a frozen epsilon-greedy candidate's IPS and
 --     DM equal independent SQL computations of the candidate's
 --     probabilities (from the log's per-arm posterior means) and of the
---     cross-fitted model (5 folds by decision id: no row's reward predicts
---     that row) to 1e-12;
+--     cross-fitted model (5 folds by position in the log: no row's reward
+--     predicts that row) to 1e-12;
 --   * bandit_replay: reproducible under bandit.seed, about a third of the
 --     events matched with three arms, the uniform candidate's estimate is the
 --     mean reward of the matched events; a log that is not uniform is
 --     refused.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(43);
+SELECT plan(46);
 
 SET LOCAL bandit.seed = 99;
 SELECT setseed(0.25);
@@ -34,6 +34,9 @@ SELECT throws_ok($$ SELECT ope_dm('-Infinity') $$, '22023', NULL, 'an infinite v
 SELECT throws_ok($$ SELECT ope_clipped_ips(1, 0.5, 0.5, 0) $$, '22023', NULL, 'cap 0 is refused');
 SELECT throws_ok($$ SELECT ope_switch_dr(1, 0.5, 0.5, 0, 0, -1) $$, '22023', NULL, 'a negative tau is refused');
 SELECT throws_ok($$ SELECT ope_clipped_ips(1, 0.5, 0.5, NULL) $$, '22004', NULL, 'a NULL cap is refused');
+SELECT throws_ok($$ SELECT ope_ips(r, 1, p) FROM (VALUES (1.0::float8, 0.5::float8), (1, 1e-200)) v(r, p) $$, '22003', NULL,
+                 'a weight whose square overflows is refused (serial and parallel alike)');
+SELECT throws_ok($$ SELECT ope_snips(1e200, 1, 0.5) $$, '22003', NULL, 'a weighted reward whose square overflows is refused');
 SELECT throws_ok($$ SELECT ope_clipped_ips(1, 0.5, 0.5, c) FROM (VALUES (1.0::float8), (2.0)) v(c) $$, '22023', NULL,
                  'a cap that changes between rows is refused');
 SELECT is((SELECT row(e.*)::text FROM (SELECT (ope_ips(r, 0.5, 0.5)).* FROM (SELECT 1.0::float8 WHERE false) t(r)) e),
@@ -144,10 +147,12 @@ SELECT is((SELECT abs(e.estimate - (SELECT (ope_ips(l.reward, f.pi, l.propensity
             WHERE e.estimator = 'ips'),
           true, 'a frozen candidate''s IPS equals ope_ips with its probabilities computed in SQL');
 
--- the cross-fitted model: arm a's mean (Beta(1, 1) prior) over the other folds (decision id mod 5)
+-- the cross-fitted model: arm a's mean (Beta(1, 1) prior) over the other
+-- folds (5 folds by position in the decision-ordered log)
 CREATE TEMP TABLE crossfit AS
 WITH rows AS (
-    SELECT decision_id, arm, reward, propensity, decision_id % 5 AS fold
+    SELECT decision_id, arm, reward, propensity,
+           (row_number() OVER (ORDER BY decided_at, decision_id) - 1) % 5 AS fold
       FROM bandit_log WHERE experiment = 'ope_uniform' AND reward IS NOT NULL
 ), model AS (
     SELECT f.fold, a.arm, (1 + coalesce(sum(r.reward), 0)) / (2 + count(r.reward)) AS q
@@ -192,6 +197,8 @@ SELECT is((SELECT row(r.*)::text FROM bandit_replay('ope_uniform', 'uniform') r)
 SELECT cmp_ok((SELECT abs(matched / 2700.0 - 1 / 3.0) FROM replay1), '<', 0.05::numeric,
               'about a third of the events match a uniform candidate over three arms');
 
+SELECT throws_ok($$ SELECT * FROM bandit_replay('ope_uniform', 'uniform', '{"training": "frozen"}') $$, '22023', NULL,
+                 'bandit_replay refuses the training and folds parameters, which it cannot honour');
 SELECT bandit_create('ope_greedy', ARRAY['a', 'b'], 'epsilon_greedy');
 SELECT bandit_reward(d.decision_id, 1) FROM bandit_select('ope_greedy') d;
 SELECT bandit_reward(d.decision_id, 0) FROM bandit_select('ope_greedy') d;
