@@ -271,6 +271,20 @@ ope_state_merge(OpeState *into, const OpeState *other)
 	compensated_merge(&into->weight_sum, &other->weight_sum);
 	compensated_merge(&into->weight_sq_sum, &other->weight_sq_sum);
 	into->max_weight = Max(into->max_weight, other->max_weight);
+	/* two partial states can overflow together where neither row did */
+	for (int j = 0; j < k; j++)
+		if (!isfinite(compensated_value(&into->sum[j])) || !isfinite(into->comoment[j][j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s term out of range", ope_estimator_name(into->estimator)),
+					 errdetail("The sums of the weighted rewards overflowed a float8."),
+					 errhint("Check for logging probabilities near zero.")));
+	if (!isfinite(compensated_value(&into->weight_sq_sum)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s importance weight out of range", ope_estimator_name(into->estimator)),
+				 errdetail("The sum of the squared weights overflowed a float8."),
+				 errhint("Check for logging probabilities near zero.")));
 }
 
 void
