@@ -79,26 +79,26 @@ CREATE TEMP TABLE posteriors (b beta_posterior, g normal_posterior);
 INSERT INTO posteriors VALUES
   ('(alpha=3, beta=9, n=10)', '(mean=-2.5, kappa=10.01, alpha=6, beta=3.2, n=10)'),
   ('(alpha=0.30000000000000004, beta=1e300, n=0)', '(mean=1e-300, kappa=1, alpha=1, beta=1, n=0)');
-\copy posteriors TO '/tmp/bandit_regress_posteriors.bin' WITH (FORMAT binary)
+\copy posteriors TO 'results/bandit_regress_posteriors.bin' WITH (FORMAT binary)
 CREATE TEMP TABLE posteriors_back (LIKE posteriors);
-\copy posteriors_back FROM '/tmp/bandit_regress_posteriors.bin' WITH (FORMAT binary)
+\copy posteriors_back FROM 'results/bandit_regress_posteriors.bin' WITH (FORMAT binary)
 SELECT count(*) AS identical FROM posteriors p JOIN posteriors_back q
     ON p.b::text = q.b::text AND p.g::text = q.g::text;
 
 -- corrupt binary input: 22P03 (wrong length, unknown format, unknown flags),
 -- 22023 (a well-formed message with an impossible value)
 CREATE TEMP TABLE one_beta (b beta_posterior);
-\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\031\1\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\377\377' > /tmp/bandit_regress_short.bin
-\copy one_beta FROM '/tmp/bandit_regress_short.bin' WITH (FORMAT binary)
-\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\2\0\0\0\0\0\0\0\0\0\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > /tmp/bandit_regress_format.bin
-\copy one_beta FROM '/tmp/bandit_regress_format.bin' WITH (FORMAT binary)
-\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\1\0\0\0\0\0\0\0\0\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > /tmp/bandit_regress_flags.bin
-\copy one_beta FROM '/tmp/bandit_regress_flags.bin' WITH (FORMAT binary)
-\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\0\0\0\0\0\0\0\0\0\177\370\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > /tmp/bandit_regress_nan.bin
-\copy one_beta FROM '/tmp/bandit_regress_nan.bin' WITH (FORMAT binary)
-\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\0\377\377\377\377\377\377\377\377\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > /tmp/bandit_regress_negative.bin
-\copy one_beta FROM '/tmp/bandit_regress_negative.bin' WITH (FORMAT binary)
+\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\031\1\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\377\377' > results/bandit_regress_short.bin
+\copy one_beta FROM 'results/bandit_regress_short.bin' WITH (FORMAT binary)
+\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\2\0\0\0\0\0\0\0\0\0\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > results/bandit_regress_format.bin
+\copy one_beta FROM 'results/bandit_regress_format.bin' WITH (FORMAT binary)
+\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\1\0\0\0\0\0\0\0\0\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > results/bandit_regress_flags.bin
+\copy one_beta FROM 'results/bandit_regress_flags.bin' WITH (FORMAT binary)
+\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\0\0\0\0\0\0\0\0\0\177\370\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > results/bandit_regress_nan.bin
+\copy one_beta FROM 'results/bandit_regress_nan.bin' WITH (FORMAT binary)
+\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\0\377\377\377\377\377\377\377\377\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > results/bandit_regress_negative.bin
+\copy one_beta FROM 'results/bandit_regress_negative.bin' WITH (FORMAT binary)
 -- and the same bytes with valid values load: Beta(1, 1), n = 0
-\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\0\0\0\0\0\0\0\0\0\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > /tmp/bandit_regress_valid.bin
-\copy one_beta FROM '/tmp/bandit_regress_valid.bin' WITH (FORMAT binary)
+\! printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\0\1\0\0\0\032\1\0\0\0\0\0\0\0\0\0\077\360\0\0\0\0\0\0\077\360\0\0\0\0\0\0\377\377' > results/bandit_regress_valid.bin
+\copy one_beta FROM 'results/bandit_regress_valid.bin' WITH (FORMAT binary)
 SELECT * FROM one_beta;
