@@ -74,7 +74,7 @@ import psycopg2
 from scipy import integrate, linalg, special, stats
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from taplib import Tap, connect, run_checks, scratch_database  # noqa: E402
+from taplib import Db, Tap, connect, run_checks, scratch_database  # noqa: E402
 
 DB = "bandit_pytest_linear"
 MC_DRAWS = 1_000_000
@@ -86,26 +86,6 @@ check = tap.check
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-class Db:
-    def __init__(self, conn):
-        self.conn = conn
-        self.cur = conn.cursor()
-
-    def q(self, sql, args=None):
-        self.cur.execute(sql, args)
-        return self.cur.fetchall() if self.cur.description else None
-
-    def one(self, sql, args=None):
-        return self.q(sql, args)[0][0]
-
-    def error(self, sql, args=None):
-        """(sqlstate, message) of a failing statement, None if it succeeds."""
-        try:
-            self.cur.execute(sql, args)
-            return None
-        except psycopg2.Error as exc:
-            return exc.pgcode, (exc.pgerror or str(exc)).strip().splitlines()[0]
 
 
 TEXT_RE = re.compile(r"^\(dim=(\d+), n=(-?\d+), lambda=([^,]+), A=\{(.*)\}, b=\{(.*)\}\)$")

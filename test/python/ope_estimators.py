@@ -82,7 +82,7 @@ import numpy as np
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from taplib import Tap, run_checks, scratch_database  # noqa: E402
+from taplib import Db, Tap, run_checks, scratch_database  # noqa: E402
 
 DB = "bandit_pytest_ope"
 Z975 = 1.959963984540054
@@ -97,26 +97,6 @@ check = tap.check
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-class Db:
-    def __init__(self, conn):
-        self.conn = conn
-        self.cur = conn.cursor()
-
-    def q(self, sql, args=None):
-        self.cur.execute(sql, args)
-        return self.cur.fetchall() if self.cur.description else None
-
-    def one(self, sql, args=None):
-        return self.q(sql, args)[0][0]
-
-    def error(self, sql, args=None):
-        """(sqlstate, message) of a failing statement, None if it succeeds."""
-        try:
-            self.cur.execute(sql, args)
-            return None
-        except psycopg2.Error as exc:
-            return exc.pgcode, (exc.pgerror or str(exc)).strip().splitlines()[0]
 
 
 def parse_estimate(text):

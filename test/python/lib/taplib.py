@@ -33,6 +33,29 @@ class Tap:
         return 0 if all(ok for ok, _, _ in self.results) else 1
 
 
+class Db:
+    """A cursor with the three calls the checks use: rows, one value, or the error."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.cur = conn.cursor()
+
+    def q(self, sql, args=None):
+        self.cur.execute(sql, args)
+        return self.cur.fetchall() if self.cur.description else None
+
+    def one(self, sql, args=None):
+        return self.q(sql, args)[0][0]
+
+    def error(self, sql, args=None):
+        """(sqlstate, message) of a failing statement, None if it succeeds."""
+        try:
+            self.cur.execute(sql, args)
+            return None
+        except psycopg2.Error as exc:
+            return exc.pgcode, (exc.pgerror or str(exc)).strip().splitlines()[0]
+
+
 def connect(dbname):
     conn = psycopg2.connect(dbname=dbname)
     conn.autocommit = True
