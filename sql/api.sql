@@ -24,11 +24,17 @@ SELECT context, unit FROM bandit.decision ORDER BY id DESC LIMIT 1;
 SELECT count(DISTINCT arm) AS arms_seen, count(*) AS decisions
   FROM (SELECT (bandit_select('api_thompson', NULL, 'user-42')).arm FROM generate_series(1, 20)) s;
 
--- online reward: the next select sees it (state version moves, posterior updated)
+-- online reward: the next select sees it (state version moves, posterior
+-- updated); it waits in this backend's reward slot until a refresh moves it
+-- into the arm row
 SELECT decision_id AS d1, arm AS a1 FROM bandit_select('api_thompson') \gset
 SELECT bandit_reward(:d1, 1);
-SELECT a.beta FROM bandit.arm a JOIN bandit.experiment e ON e.id = a.experiment_id
+SELECT p.beta AS seen, a.beta AS stored
+  FROM bandit.arm a JOIN bandit.experiment e ON e.id = a.experiment_id
+  JOIN bandit.arm_posteriors('api_thompson') p ON p.arm_id = a.arm_id
  WHERE e.name = 'api_thompson' AND a.name = :'a1';
+SELECT s.version AS slot_version FROM bandit.reward_slot s JOIN bandit.experiment e ON e.id = s.experiment_id
+ WHERE e.name = 'api_thompson';
 SELECT decision_id AS d1_next FROM bandit_select('api_thompson') \gset
 SELECT (SELECT state_version FROM bandit.decision WHERE id = :d1)
        < (SELECT state_version FROM bandit.decision WHERE id = :d1_next) AS version_moved;
@@ -52,7 +58,7 @@ SELECT arm, round(bandit_policy_prob('api_batch', arm)::numeric, 12) AS prob
 -- gaussian rewards go to normal_posterior
 SELECT decision_id AS d3 FROM bandit_select('api_gauss') \gset
 SELECT bandit_reward(:d3, 12.5);
-SELECT count(*) AS updated FROM bandit.arm WHERE (normal::text) LIKE '%n=1)';
+SELECT count(*) AS updated FROM bandit.arm_posteriors('api_gauss') WHERE (normal::text) LIKE '%n=1)';
 
 -- stats
 SELECT arm, enabled, pulls, rewarded, reward_sum, mean,
@@ -63,6 +69,11 @@ SELECT arm, pulls, rewarded, reward_sum, ci_low < ci_high AS ci_ordered,
        round(prob_best::numeric, 6) BETWEEN 0 AND 1 AS prob_ok
   FROM bandit_arm_stats('api_gauss') WHERE rewarded > 0;
 SELECT round(sum(prob_best)::numeric, 9) AS prob_best_sum FROM bandit_arm_stats('api_gauss');
+
+-- a refresh of an online experiment moves its reward slots into the arm rows
+SELECT bandit_refresh('api_thompson') AS folded;
+SELECT count(*) AS slots_left FROM bandit.reward_slot s JOIN bandit.experiment e ON e.id = s.experiment_id
+ WHERE e.name = 'api_thompson';
 
 -- arms: add, disable, enable
 SELECT bandit_add_arm('api_thompson', 'd');

@@ -25,9 +25,11 @@
 
 #include "catalog.h"
 #include "linear.h"
+#include "reward_slot.h"
 #include "posterior.h"
 
 static HTAB *state_cache = NULL;
+static void load_state_in_snapshot(ExperimentState *entry);
 static MemoryContext state_cache_context = NULL;
 
 /* ------------------------------------------------------------------------
@@ -199,9 +201,83 @@ arm_has_linear_column(void)
 	return OidIsValid(arm) && get_attnum(arm, "linear") != InvalidAttrNumber;
 }
 
-/* Read the experiment and its arms in one snapshot and recompute the vector. */
+bool
+reward_slots_exist(void)
+{
+	return OidIsValid(get_relname_relid("reward_slot", get_namespace_oid("bandit", false)));
+}
+
+/*
+ * Add the online rewards of the experiment's reward slots to its arms (in
+ * the snapshot that read the arms).  Returns the sum of the slots' versions.
+ */
+static int64
+load_reward_slots(ExperimentState *entry)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(entry->id)};
+	int			max_arm = 0;
+	ArmBatch   *batches;
+	int64		versions = 0;
+
+	if (!reward_slots_exist())
+		return 0;
+	catalog_plan(&plan, "SELECT version, stats FROM bandit.reward_slot WHERE experiment_id = $1",
+				 1, argtypes);
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read reward slots of experiment " INT64_FORMAT, entry->id);
+	if (SPI_processed == 0)
+		return 0;
+	if (policy_is_contextual(entry->config.policy))
+		report_inconsistent_tables("A contextual experiment has reward slots.");
+
+	for (int i = 0; i < entry->k; i++)
+		max_arm = Max(max_arm, entry->arm_ids[i]);
+	batches = palloc0(sizeof(ArmBatch) * (max_arm + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		bool		isnull;
+
+		versions += getarg_int64(tuple, SPI_tuptable->tupdesc, 1);
+		reward_slot_unpack(DatumGetArrayTypeP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull)),
+						   max_arm, batches);
+	}
+	for (int i = 0; i < entry->k; i++)
+		arm_state_add_batch(&entry->config, &entry->arms[i], &batches[entry->arm_ids[i]]);
+	pfree(batches);
+	return versions;
+}
+
+/*
+ * Read the experiment, its arms and its reward slots in one snapshot and
+ * recompute the vector.  From a VOLATILE caller (read_only false) the
+ * snapshot is a fresh one that also sees this transaction's earlier
+ * commands, as a query of a volatile function would.
+ */
 static void
 load_state(ExperimentState *entry, bool read_only)
+{
+	if (!read_only)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+	PG_TRY();
+	{
+		load_state_in_snapshot(entry);
+	}
+	PG_FINALLY();
+	{
+		if (!read_only)
+			PopActiveSnapshot();
+	}
+	PG_END_TRY();
+}
+
+static void
+load_state_in_snapshot(ExperimentState *entry)
 {
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr plan_0_1 = NULL;
@@ -232,7 +308,7 @@ load_state(ExperimentState *entry, bool read_only)
 							  "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
 							  " WHERE e.id = $1 ORDER BY a.arm_id",
 							  1, argtypes);
-	if (SPI_execute_plan(chosen, args, NULL, read_only, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(chosen, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read experiment " INT64_FORMAT, entry->id);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -319,6 +395,7 @@ load_state(ExperimentState *entry, bool read_only)
 			arm->beta = p->beta;
 		}
 	}
+	version_sum += load_reward_slots(entry);
 	/* contextual policies compute their probabilities per context */
 	if (!policy_is_contextual(entry->config.policy))
 		policy_probabilities(&entry->config, entry->k, entry->arms, entry->probs);
@@ -384,6 +461,33 @@ int8_column(HeapTuple tuple, Relation rel, AttrNumber attnum)
 	return DatumGetInt64(d);
 }
 
+/* The sum of an experiment's reward slot versions (0 before 0.4.0: no slots). */
+static int64
+reward_slot_versions(int64 id, Oid namespace, Snapshot snapshot)
+{
+	Oid			relid = get_relname_relid("reward_slot", namespace);
+	Relation	slots;
+	AttrNumber	version_column;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int64		sum = 0;
+
+	if (!OidIsValid(relid))
+		return 0;
+	slots = open_bandit_table("reward_slot", namespace);
+	version_column = column_number(slots, "version");
+	ScanKeyInit(&key, column_number(slots, "experiment_id"),
+				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = systable_beginscan(slots, bandit_index("reward_slot_pkey", namespace), true,
+							  snapshot, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		sum += int8_column(tuple, slots, version_column);
+	systable_endscan(scan);
+	table_close(slots, AccessShareLock);
+	return sum;
+}
+
 /*
  * The hot path's one read: the experiment's id and its state version (the
  * experiment row's version plus its arm rows' versions), by two index scans
@@ -438,6 +542,7 @@ read_state_version(const char *name, bool read_only, int64 *id, int64 *version)
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 			*version += int8_column(tuple, arms, arm_version);
 		systable_endscan(scan);
+		*version += reward_slot_versions(*id, namespace, snapshot);
 	}
 	UnregisterSnapshot(snapshot);
 	table_close(arms, AccessShareLock);

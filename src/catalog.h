@@ -20,11 +20,13 @@
 
 /*
  * An experiment's state as one backend last read it.  state_version is the
- * experiment row's version plus the sum of its arm rows' versions: each
- * counter only grows and PostgreSQL makes commits visible in one order, so
- * within a backend a given sum always names the same committed state.  The
- * cache is flushed when a (sub)transaction aborts, because the state it may
- * hold came from rows that no longer exist.
+ * experiment row's version plus the sum of its arm rows' and reward slots'
+ * versions.  Every committed change raises that sum (a refresh that deletes
+ * reward slots adds their versions, plus one, to the experiment's), and
+ * PostgreSQL makes commits visible in one order, so within a backend a given
+ * sum always names the same committed state.  The cache is flushed when a
+ * (sub)transaction aborts, because the state it may hold came from rows
+ * that no longer exist.
  */
 typedef struct ExperimentState
 {
@@ -71,6 +73,8 @@ extern void bandit_cache_register_callbacks(void);
 extern void report_unknown_experiment(const char *name) pg_attribute_noreturn();
 /* The tables hold what the extension's functions never write (changed by hand). */
 extern void report_inconsistent_tables(const char *detail) pg_attribute_noreturn();
+/* Does bandit.reward_slot exist (0.4.0 and later)? */
+extern bool reward_slots_exist(void);
 /* Does bandit.arm have the linear column (0.2.0 and later)? */
 extern bool arm_has_linear_column(void);
 extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);

@@ -30,6 +30,7 @@
 #include "policy.h"
 #include "posterior.h"
 #include "random.h"
+#include "reward_slot.h"
 #include "summation.h"
 
 PG_FUNCTION_INFO_V1(bandit_create);
@@ -40,6 +41,7 @@ PG_FUNCTION_INFO_V1(bandit_policy_prob);
 PG_FUNCTION_INFO_V1(bandit_add_arm);
 PG_FUNCTION_INFO_V1(bandit_set_arm_enabled);
 PG_FUNCTION_INFO_V1(bandit_drop);
+PG_FUNCTION_INFO_V1(bandit_arm_posteriors);
 
 /* ------------------------------------------------------------------------
  * Argument checks
@@ -103,15 +105,26 @@ checked_arm_list(FunctionCallInfo fcinfo, int argno)
 	return arms;
 }
 
+/*
+ * Raise the experiment row's version by "by", so that the state version
+ * (see catalog.h) grows; by is more than 1 when rows whose versions counted
+ * in it are deleted (folded reward slots).
+ */
+static void
+bump_experiment_version_by(int64 id, int64 by)
+{
+	Datum		args[2] = {Int64GetDatum(id), Int64GetDatum(by)};
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+
+	if (SPI_execute_with_args("UPDATE bandit.experiment SET version = version + $2 WHERE id = $1",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update experiment " INT64_FORMAT, id);
+}
+
 static void
 bump_experiment_version(int64 id)
 {
-	Datum		args[1] = {Int64GetDatum(id)};
-	Oid			argtypes[1] = {INT8OID};
-
-	if (SPI_execute_with_args("UPDATE bandit.experiment SET version = version + 1 WHERE id = $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update experiment " INT64_FORMAT, id);
+	bump_experiment_version_by(id, 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -429,6 +442,7 @@ bandit_reward(PG_FUNCTION_ARGS)
 	static SPIPlanPtr log_plan = NULL;
 	static SPIPlanPtr online_plan = NULL;
 	static SPIPlanPtr online_linear_plan = NULL;
+	static SPIPlanPtr slot_plan = NULL;
 	static SPIPlanPtr pending_plan = NULL;
 	int64		decision_id;
 	double		reward;
@@ -521,8 +535,28 @@ bandit_reward(PG_FUNCTION_ARGS)
 						   SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
 						   "Scale the context features (or use a larger lambda); nothing was changed.");
 	}
+	else if (online && reward_slots_exist())
+	{
+		Oid			argtypes[5] = {INT8OID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID};
+		Datum		args[5] = {experiment_id, Int32GetDatum(reward_slot_of_backend()), arm_id,
+		Float8GetDatum(reward), propensity};
+
+		/*
+		 * This backend's slot row: sessions rewarding the same arm write
+		 * different rows, so none waits for another's commit.
+		 */
+		catalog_plan(&slot_plan,
+					 "INSERT INTO bandit.reward_slot AS s (experiment_id, slot, version, stats)"
+					 " VALUES ($1, $2, 1, bandit.reward_slot_add('{}', $3, $4, $5))"
+					 " ON CONFLICT (experiment_id, slot) DO UPDATE"
+					 " SET version = s.version + 1, stats = bandit.reward_slot_add(s.stats, $3, $4, $5)",
+					 5, argtypes);
+		if (SPI_execute_plan(slot_plan, args, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != 1)
+			elog(ERROR, "could not record online reward");
+	}
 	else if (online)
 	{
+		/* a database still at 0.3.0 or older: no reward slots */
 		Oid			argtypes[4] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID};
 		Datum		args[4] = {experiment_id, arm_id, Float8GetDatum(reward), propensity};
 
@@ -557,15 +591,6 @@ bandit_reward(PG_FUNCTION_ARGS)
  * bandit_refresh(experiment DEFAULT NULL) RETURNS bigint
  * ------------------------------------------------------------------------
  */
-
-typedef struct ArmBatch
-{
-	int64		n;
-	CompensatedSum successes;
-	CompensatedSum failures;
-	GaussianStats gaussian;
-	CompensatedSum ipw;
-} ArmBatch;
 
 static void read_config(int64 id, ExperimentConfig *config);
 
@@ -691,17 +716,48 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 }
 
 /*
- * Fold one experiment's pending rewards.  The caller holds the experiment
- * row lock, so refreshes of one experiment run one at a time; DELETE ...
+ * Take the online rewards of one experiment's reward slots: delete the slot
+ * rows no session is writing (SKIP LOCKED: a refresh never waits for a
+ * rewarding transaction, so the two cannot deadlock; a slot skipped now is
+ * folded by a later refresh and counts at every read meanwhile).  Returns
+ * the deleted rows (version, stats), or NULL for a database without slots.
+ */
+static SPITupleTable *
+take_reward_slots(int64 id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+
+	if (!reward_slots_exist())
+		return NULL;
+	if (SPI_execute_with_args("WITH s AS (SELECT slot FROM bandit.reward_slot WHERE experiment_id = $1"
+							  "           FOR UPDATE SKIP LOCKED)"
+							  " DELETE FROM bandit.reward_slot r USING s"
+							  "  WHERE r.experiment_id = $1 AND r.slot = s.slot"
+							  " RETURNING r.version, r.stats",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "could not take reward slots");
+	return SPI_tuptable;
+}
+
+/*
+ * Fold one experiment's pending rewards, and move its online rewards from
+ * the reward slots into the arm rows.  The caller holds the experiment row
+ * lock, so refreshes of one experiment run one at a time; DELETE ...
  * RETURNING takes exactly the rows this snapshot sees, and rewards committed
  * meanwhile stay pending for the next refresh: each is folded exactly once.
+ * Returns the number of pending rewards folded.
  */
 static int64
 refresh_experiment(int64 id)
 {
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
 	SPITupleTable *pending;
+	SPITupleTable *slots;
 	SPITupleTable *arms;
 	int64		folded;
+	int64		slot_versions = 0;
 	int			max_arm;
 	ArmBatch   *batch;
 	bool		isnull;
@@ -713,15 +769,20 @@ refresh_experiment(int64 id)
 	if (policy_is_contextual(config.policy))
 		return refresh_contextual(id, &config);
 
-	folded = take_pending(id,
-						  "DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
-						  " RETURNING arm_id, reward, propensity",
-						  SPI_OK_DELETE_RETURNING,
-						  "SELECT arm_id, beta, normal FROM bandit.arm"
-						  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
-						  &pending, &arms);
-	if (folded == 0)
+	if (SPI_execute_with_args("DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
+							  " RETURNING arm_id, reward, propensity",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "could not take pending rewards");
+	pending = SPI_tuptable;
+	folded = (int64) SPI_processed;
+	slots = take_reward_slots(id);
+	if (folded == 0 && (slots == NULL || slots->numvals == 0))
 		return 0;
+	if (SPI_execute_with_args("SELECT arm_id, beta, normal FROM bandit.arm"
+							  " WHERE experiment_id = $1 ORDER BY arm_id FOR NO KEY UPDATE",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read arms");
+	arms = SPI_tuptable;
 	beta_type = SPI_gettypeid(arms->tupdesc, 2);
 	normal_type = SPI_gettypeid(arms->tupdesc, 3);
 	max_arm = max_arm_id(arms);
@@ -736,11 +797,15 @@ refresh_experiment(int64 id)
 
 		if (arm < 1 || arm > max_arm)
 			report_inconsistent_tables(psprintf("A pending reward names arm %d, which does not exist.", arm));
-		batch[arm].n++;
-		compensated_add(&batch[arm].successes, r);
-		compensated_add(&batch[arm].failures, 1.0 - r);
-		gaussian_stats_add(&batch[arm].gaussian, r);
-		compensated_add(&batch[arm].ipw, r / p);
+		arm_batch_add(&batch[arm], r, p);
+	}
+	for (uint64 i = 0; slots != NULL && i < slots->numvals; i++)
+	{
+		HeapTuple	t = slots->vals[i];
+
+		slot_versions += DatumGetInt64(SPI_getbinval(t, slots->tupdesc, 1, &isnull));
+		reward_slot_unpack(DatumGetArrayTypeP(SPI_getbinval(t, slots->tupdesc, 2, &isnull)),
+						   max_arm, batch);
 	}
 
 	for (uint64 i = 0; i < arms->numvals; i++)
@@ -751,29 +816,34 @@ refresh_experiment(int64 id)
 		bool		beta_null = isnull;
 		Datum		normal = SPI_getbinval(t, arms->tupdesc, 3, &isnull);
 		bool		normal_null = isnull;
-		Oid			argtypes[5] = {INT8OID, INT4OID, beta_type, normal_type, FLOAT8OID};
-		Datum		args[5];
+		Oid			update_types[5] = {INT8OID, INT4OID, beta_type, normal_type, FLOAT8OID};
+		Datum		update_args[5];
 		char		nulls[5] = {' ', ' ', beta_null ? 'n' : ' ', normal_null ? 'n' : ' ', ' '};
 
 		if (batch[arm].n == 0)
 			continue;
-		args[0] = Int64GetDatum(id);
-		args[1] = Int32GetDatum(arm);
-		args[2] = beta_null ? (Datum) 0 :
+		update_args[0] = Int64GetDatum(id);
+		update_args[1] = Int32GetDatum(arm);
+		update_args[2] = beta_null ? (Datum) 0 :
 			PointerGetDatum(beta_posterior_fold(DatumGetBetaPosterior(beta), batch[arm].n,
 												compensated_value(&batch[arm].successes),
 												compensated_value(&batch[arm].failures)));
-		args[3] = normal_null ? (Datum) 0 :
+		update_args[3] = normal_null ? (Datum) 0 :
 			PointerGetDatum(normal_posterior_fold(DatumGetNormalPosterior(normal),
 												  &batch[arm].gaussian));
-		args[4] = Float8GetDatum(compensated_value(&batch[arm].ipw));
+		update_args[4] = Float8GetDatum(compensated_value(&batch[arm].ipw));
 		if (SPI_execute_with_args("UPDATE bandit.arm SET beta = $3, normal = $4,"
 								  " ipw_sum = ipw_sum + $5"
 								  " WHERE experiment_id = $1 AND arm_id = $2",
-								  5, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+								  5, update_types, update_args, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update arm %d", arm);
 	}
-	bump_experiment_version(id);
+
+	/*
+	 * The deleted slots' versions leave the state version's sum: add them to
+	 * the experiment's, plus one for the change, so the sum still grows.
+	 */
+	bump_experiment_version_by(id, slot_versions + 1);
 	return folded;
 }
 
@@ -1057,4 +1127,47 @@ bandit_drop(PG_FUNCTION_ARGS)
 														&(bool){false})));
 	catalog_end();
 	PG_RETURN_VOID();
+}
+
+/* ------------------------------------------------------------------------
+ * bandit.arm_posteriors(experiment) RETURNS TABLE (arm_id, beta, normal)
+ *
+ * Internal, for bandit_arm_stats: each arm's posterior as bandit_select
+ * sees it, the arm row plus the online rewards still in reward slots.
+ * Contextual arms get two NULLs (their posterior is the arm row's linear).
+ * ------------------------------------------------------------------------
+ */
+Datum
+bandit_arm_posteriors(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ExperimentState *state;
+
+	check_not_null(fcinfo, 0, "experiment");
+	InitMaterializedSRF(fcinfo, 0);
+	catalog_begin(fcinfo);
+	state = experiment_state(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	for (int i = 0; i < state->k; i++)
+	{
+		const ArmState *arm = &state->arms[i];
+		Datum		values[3] = {Int32GetDatum(state->arm_ids[i]), (Datum) 0, (Datum) 0};
+		bool		nulls[3] = {false, true, true};
+
+		if (policy_is_contextual(state->config.policy))
+			;
+		else if (state->config.reward_type == REWARD_GAUSSIAN)
+		{
+			values[2] = PointerGetDatum(make_normal_posterior(arm->n, arm->mean, arm->kappa,
+															  arm->alpha, arm->beta));
+			nulls[2] = false;
+		}
+		else
+		{
+			values[1] = PointerGetDatum(make_beta_posterior(arm->n, arm->alpha, arm->beta));
+			nulls[1] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	catalog_end();
+	return (Datum) 0;
 }

@@ -297,27 +297,26 @@ arm_state_prior(const ExperimentConfig *config, ArmState *arm)
 }
 
 /*
- * One reward folded into a non-contextual arm, as bandit_reward folds it
- * online: Beta or Normal-Inverse-Gamma conjugate update, and reward /
- * propensity added to the EXP3 sum.
+ * A batch of rewards folded into a non-contextual arm: Beta or
+ * Normal-Inverse-Gamma conjugate update with the batch's sums, and its
+ * reward / propensity sum added to the EXP3 sum.
  */
 void
-arm_state_add_reward(const ExperimentConfig *config, ArmState *arm, double reward,
-					 double propensity)
+arm_state_add_batch(const ExperimentConfig *config, ArmState *arm, const ArmBatch *batch)
 {
+	if (batch->n == 0)
+		return;
 	if (config->reward_type == REWARD_GAUSSIAN)
 	{
 		NormalPosterior prior = {0};
 		NormalPosterior *posterior;
-		GaussianStats one = {0};
 
 		prior.n = arm->n;
 		prior.mean = arm->mean;
 		prior.kappa = arm->kappa;
 		prior.alpha = arm->alpha;
 		prior.beta = arm->beta;
-		gaussian_stats_add(&one, reward);
-		posterior = normal_posterior_fold(&prior, &one);
+		posterior = normal_posterior_fold(&prior, &batch->gaussian);
 		arm->mean = posterior->mean;
 		arm->kappa = posterior->kappa;
 		arm->alpha = posterior->alpha;
@@ -326,9 +325,20 @@ arm_state_add_reward(const ExperimentConfig *config, ArmState *arm, double rewar
 	}
 	else
 	{
-		arm->alpha += reward;
-		arm->beta += 1.0 - reward;
+		arm->alpha += compensated_value(&batch->successes);
+		arm->beta += compensated_value(&batch->failures);
 	}
-	arm->n++;
-	arm->ipw_sum += reward / propensity;
+	arm->n += batch->n;
+	arm->ipw_sum += compensated_value(&batch->ipw);
+}
+
+/* One reward folded into a non-contextual arm, as bandit_reward folds it online. */
+void
+arm_state_add_reward(const ExperimentConfig *config, ArmState *arm, double reward,
+					 double propensity)
+{
+	ArmBatch	one = {0};
+
+	arm_batch_add(&one, reward, propensity);
+	arm_state_add_batch(config, arm, &one);
 }

@@ -11,6 +11,7 @@
 #define BANDIT_POLICY_H
 
 #include "config.h"
+#include "reward_slot.h"
 
 typedef struct ArmState
 {
@@ -43,6 +44,10 @@ extern int	policy_walk(int k, const double *probs, double u);
 
 /* An arm at the configuration's prior (enabled). */
 extern void arm_state_prior(const ExperimentConfig *config, ArmState *arm);
+
+/* Fold a batch of rewards into a non-contextual arm (its posterior and EXP3 sum). */
+extern void arm_state_add_batch(const ExperimentConfig *config, ArmState *arm,
+								const ArmBatch *batch);
 
 /* Fold one reward into a non-contextual arm, as an online bandit_reward does. */
 extern void arm_state_add_reward(const ExperimentConfig *config, ArmState *arm,

@@ -8,7 +8,7 @@
 -- numerical integration, to 1e-9 (sums) or 1e-6 (closed forms).
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(111);
+SELECT plan(112);
 
 SET LOCAL bandit.seed = 4242;
 SELECT setseed(0.25);
@@ -23,6 +23,13 @@ CREATE FUNCTION pg_temp.field(p text, key text) RETURNS float8
     LANGUAGE sql IMMUTABLE AS
 $$ SELECT substring(p FROM '[(, ]' || key || '=([^,)]+)')::float8 $$;
 
+-- an arm as bandit_select sees it (online rewards may still be in reward slots)
+CREATE FUNCTION pg_temp.arm_posterior(exp text, arm text)
+    RETURNS TABLE (beta beta_posterior, normal normal_posterior) LANGUAGE sql STABLE AS
+$$ SELECT p.beta, p.normal FROM bandit.arm_posteriors(exp) p
+     JOIN bandit.arm a ON a.arm_id = p.arm_id
+     JOIN bandit.experiment e ON e.id = a.experiment_id AND e.name = exp
+    WHERE a.name = arm $$;
 CREATE FUNCTION pg_temp.eid(exp text) RETURNS bigint LANGUAGE sql STABLE AS
 $$ SELECT id FROM bandit.experiment WHERE name = exp $$;
 
@@ -294,11 +301,15 @@ SELECT ok(abs(:pnext - CASE :'anext' WHEN 'y' THEN 0.9 ELSE 0.1 END) <= 1e-12,
 SELECT cmp_ok((SELECT state_version FROM bandit.decision WHERE id = :dnext), '>',
               (SELECT state_version FROM bandit.decision WHERE id = :dy),
               'online: the next decision is made from a newer state version');
-SELECT is((SELECT beta::text FROM bandit.arm WHERE experiment_id = pg_temp.eid('on_eps') AND name = 'y'),
+SELECT is((SELECT beta::text FROM pg_temp.arm_posterior('on_eps', 'y')),
           (SELECT posterior_update(format('(alpha=%s, beta=%s, n=0)', params ->> 'prior_alpha',
                                           params ->> 'prior_beta')::beta_posterior, 1)::text
              FROM bandit.experiment WHERE name = 'on_eps'),
           'online: the posterior of the rewarded arm is the prior updated with the reward');
+SELECT is((SELECT beta::text FROM bandit.arm WHERE experiment_id = pg_temp.eid('on_eps') AND name = 'y'),
+          (SELECT format('(alpha=%s, beta=%s, n=0)', params ->> 'prior_alpha', params ->> 'prior_beta')
+             FROM bandit.experiment WHERE name = 'on_eps'),
+          'online: the reward is in a reward slot; the arm row still holds the prior');
 
 -- same transaction semantics as any write: a rolled back reward is gone
 SAVEPOINT before_x;
@@ -365,7 +376,7 @@ SELECT results_eq(
 SELECT ok(bool_and(s.ci_low < posterior_mean(a.beta) AND posterior_mean(a.beta) < s.ci_high
                    AND s.ci_low > 0 AND s.ci_high < 1),
           'arm_stats: 0 < ci_low < posterior mean < ci_high < 1')
-  FROM bandit_arm_stats('st_t') s JOIN bandit.arm a ON a.experiment_id = :st_id AND a.name = s.arm;
+  FROM bandit_arm_stats('st_t') s, pg_temp.arm_posterior('st_t', s.arm) a;
 SELECT ok(abs(sum(prob_best) - 1) <= 1e-9 AND bool_and(prob_best BETWEEN 0 AND 1),
           'arm_stats: prob_best in [0, 1], summing to 1')
   FROM bandit_arm_stats('st_t');
@@ -412,7 +423,7 @@ SELECT ok(count(*) = 2 AND bool_and(s.rewarded = p.n AND abs(s.mean - p.m) <= 1e
 SELECT ok(bool_and(s.ci_low < posterior_mean(a.normal) AND posterior_mean(a.normal) < s.ci_high)
           AND abs(sum(s.prob_best) - 1) <= 1e-9,
           'gaussian arm_stats: ci_low < posterior mean < ci_high, prob_best sums to 1')
-  FROM st_g_stats s JOIN bandit.arm a ON a.experiment_id = :stg_id AND a.name = s.arm;
+  FROM st_g_stats s, pg_temp.arm_posterior('st_g', s.arm) a;
 
 -- --------------------------------------------------------------------------
 -- bandit_drop removes everything of the experiment, nothing else
@@ -528,9 +539,9 @@ SELECT throws_ok($$SELECT * FROM bandit_select('only_temp')$$, '42704', NULL,
 SELECT is(bandit_policy_prob('on_eps', 'y'), :on_eps_y::float8,
           'search_path: the same policy probability as before');
 SELECT decision_id AS evil_d, arm AS evil_arm FROM bandit_select('st_t') \gset
-SELECT beta::text AS evil_before FROM bandit.arm WHERE experiment_id = :st_id AND name = :'evil_arm' \gset
+SELECT beta::text AS evil_before FROM pg_temp.arm_posterior('st_t', :'evil_arm') \gset
 SELECT bandit_reward(:evil_d, 1) IS NULL AS rewarded \gset
-SELECT is((SELECT beta::text FROM bandit.arm WHERE experiment_id = :st_id AND name = :'evil_arm'),
+SELECT is((SELECT beta::text FROM pg_temp.arm_posterior('st_t', :'evil_arm')),
           public.posterior_update(:'evil_before'::public.beta_posterior, 1)::text,
           'search_path: bandit_reward updates with the extension''s posterior_update');
 -- reference figures with the normal path, then the same call with the look-alikes first
@@ -561,8 +572,8 @@ SELECT is(:evil_mean_sum::float8, posterior_mean('(alpha=2, beta=1, n=1)'::beta_
 SELECT set_eq(
     $$SELECT c::regclass::text FROM pg_extension x, unnest(x.extconfig) c WHERE x.extname = 'bandit'$$,
     ARRAY['bandit.experiment', 'bandit.arm', 'bandit.decision', 'bandit.reward', 'bandit.pending_reward',
-          'bandit.experiment_id_seq', 'bandit.decision_id_seq'],
-    'extconfig lists the five tables and the two sequences');
+          'bandit.reward_slot', 'bandit.experiment_id_seq', 'bandit.decision_id_seq'],
+    'extconfig lists the six tables and the two sequences');
 SELECT ok((SELECT bool_and(c = '') FROM pg_extension x, unnest(x.extcondition) c WHERE x.extname = 'bandit'),
           'every table is dumped whole (empty filter condition)');
 

@@ -15,7 +15,7 @@
 -- Seeds: bandit.seed for the policy's draws, setseed() for simulated rewards.
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 
 SET LOCAL bandit.seed = 20260;
 SELECT setseed(0.3);
@@ -85,15 +85,27 @@ SELECT ok(bool_and(propensity > 0 AND propensity <= 1) AND count(*) = 20000,
           'all 20,000 logged propensities are in (0, 1]')
   FROM rounds WHERE exp = 'ts_rates';
 
--- the aggregate over the reward log is the online posterior, exactly
+-- the aggregate over the reward log is the online posterior (as bandit_select
+-- reads it: arm rows plus reward slots), exactly; and after a refresh has
+-- moved the slots into the arm rows, the stored posterior is the same
+SELECT results_eq(
+    $$SELECT a.name, p.beta::text FROM bandit.arm a JOIN bandit.arm_posteriors('ts_rates') p USING (arm_id)
+       WHERE a.experiment_id = pg_temp.eid('ts_rates') ORDER BY a.arm_id$$,
+    $$SELECT a.name, (SELECT beta_posterior_agg(r.reward) FROM bandit.reward r
+                       WHERE r.experiment_id = a.experiment_id AND r.arm_id = a.arm_id)::text
+        FROM bandit.arm a WHERE a.experiment_id = pg_temp.eid('ts_rates') ORDER BY a.arm_id$$,
+    'beta_posterior_agg over the reward log = the online beta_posterior of every arm (exact)');
+SELECT is((SELECT sum(pg_temp.field(beta::text, 'n'))::bigint FROM bandit.arm_posteriors('ts_rates')),
+          20000::bigint, 'the online posteriors count all 20,000 rewards');
+SELECT is(bandit_refresh('ts_rates'), 0::bigint, 'refresh of an online experiment folds no pending reward');
 SELECT results_eq(
     $$SELECT a.name, a.beta::text FROM bandit.arm a WHERE a.experiment_id = pg_temp.eid('ts_rates') ORDER BY a.arm_id$$,
     $$SELECT a.name, (SELECT beta_posterior_agg(r.reward) FROM bandit.reward r
                        WHERE r.experiment_id = a.experiment_id AND r.arm_id = a.arm_id)::text
         FROM bandit.arm a WHERE a.experiment_id = pg_temp.eid('ts_rates') ORDER BY a.arm_id$$,
-    'beta_posterior_agg over the reward log = the online beta_posterior of every arm (exact)');
-SELECT is((SELECT sum(pg_temp.field(beta::text, 'n'))::bigint FROM bandit.arm WHERE experiment_id = pg_temp.eid('ts_rates')),
-          20000::bigint, 'the online posteriors count all 20,000 rewards');
+    'after refresh the stored arm rows = beta_posterior_agg over the reward log (exact)');
+SELECT is((SELECT count(*) FROM bandit.reward_slot WHERE experiment_id = pg_temp.eid('ts_rates')), 0::bigint,
+          'after refresh no reward slot of the experiment is left');
 
 -- --------------------------------------------------------------------------
 -- selection frequencies in a fixed state match the propensities
@@ -157,10 +169,11 @@ SELECT ok(count(*) = 20 AND max(abs(prob_sum - 1)) <= 1e-9 AND bool_and(prob_sel
   FROM state_checks WHERE exp = 'ts_gauss';
 
 CREATE TEMP TABLE gauss_cmp AS
-  SELECT a.name, a.normal::text AS online,
+  SELECT a.name, p.normal::text AS online,
          (SELECT normal_posterior_agg(r.reward) FROM bandit.reward r
            WHERE r.experiment_id = a.experiment_id AND r.arm_id = a.arm_id)::text AS folded
-    FROM bandit.arm a WHERE a.experiment_id = pg_temp.eid('ts_gauss');
+    FROM bandit.arm a JOIN bandit.arm_posteriors('ts_gauss') p USING (arm_id)
+   WHERE a.experiment_id = pg_temp.eid('ts_gauss');
 SELECT ok(count(*) = 3 AND bool_and(pg_temp.field(online, 'n') = pg_temp.field(folded, 'n')
                                     AND pg_temp.field(online, 'n') > 0),
           'gaussian: the aggregate counts the same rewards as the online posterior, per arm')

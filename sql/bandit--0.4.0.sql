@@ -1,4 +1,4 @@
--- bandit 0.3.0: multi-armed bandit experiments inside PostgreSQL.
+-- bandit 0.4.0: multi-armed bandit experiments inside PostgreSQL.
 \echo Use "CREATE EXTENSION bandit" to load this file. \quit
 
 -- ===========================================================================
@@ -378,6 +378,20 @@ CREATE TABLE bandit.pending_reward (
 CREATE INDEX pending_reward_experiment_idx ON bandit.pending_reward (experiment_id);
 COMMENT ON TABLE bandit.pending_reward IS 'rewards of batch experiments not yet folded by bandit_refresh';
 
+-- Online rewards of non-contextual experiments: one row per experiment and
+-- backend slot (the backend's id modulo 16), holding per-arm sums that are
+-- added to the arm rows' posteriors when they are read, and folded into them
+-- by bandit_refresh.  Sessions rewarding one arm update different rows, so
+-- they do not wait for each other's commits (the hot arm).
+CREATE TABLE bandit.reward_slot (
+    experiment_id bigint NOT NULL REFERENCES bandit.experiment (id) ON DELETE CASCADE,
+    slot        int NOT NULL CHECK (slot >= 0),
+    version     bigint NOT NULL CHECK (version > 0),
+    stats       float8[] NOT NULL,
+    PRIMARY KEY (experiment_id, slot)
+) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+COMMENT ON TABLE bandit.reward_slot IS 'online rewards not yet folded into bandit.arm: per-arm sums, one row per experiment and backend slot';
+
 SELECT pg_catalog.pg_extension_config_dump('bandit.experiment', '');
 SELECT pg_catalog.pg_extension_config_dump('bandit.experiment_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('bandit.arm', '');
@@ -385,6 +399,20 @@ SELECT pg_catalog.pg_extension_config_dump('bandit.decision', '');
 SELECT pg_catalog.pg_extension_config_dump('bandit.decision_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('bandit.reward', '');
 SELECT pg_catalog.pg_extension_config_dump('bandit.pending_reward', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.reward_slot', '');
+
+-- Internal: called by the API functions (which run as the extension's owner),
+-- not by users; schema bandit is closed to PUBLIC and so are they.
+CREATE FUNCTION bandit.reward_slot_add(stats float8[], arm_id int, reward float8, propensity float8)
+    RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'bandit_reward_slot_add' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION bandit.reward_slot_add(float8[], int, float8, float8) IS 'internal: add one online reward to a reward slot''s per-arm sums';
+CREATE FUNCTION bandit.arm_posteriors(experiment text)
+    RETURNS TABLE (arm_id int, beta beta_posterior, normal normal_posterior)
+    AS 'MODULE_PATHNAME', 'bandit_arm_posteriors' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION bandit.arm_posteriors(text) IS 'internal: each arm''s current posterior (the arm row plus its unfolded online rewards)';
+REVOKE ALL ON FUNCTION bandit.reward_slot_add(float8[], int, float8, float8),
+    bandit.arm_posteriors(text) FROM PUBLIC;
 
 -- ===========================================================================
 -- The API
@@ -436,9 +464,11 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH arms AS (
-        SELECT a.arm_id, a.name, a.enabled, a.beta, a.normal,
+        -- posteriors with the online rewards not yet folded into bandit.arm
+        SELECT a.arm_id, a.name, a.enabled, p.beta, p.normal,
                row_number() OVER (PARTITION BY a.enabled ORDER BY a.arm_id) AS enabled_rank
-          FROM bandit.arm a WHERE a.experiment_id = eid
+          FROM bandit.arm a JOIN bandit.arm_posteriors(experiment) p ON p.arm_id = a.arm_id
+         WHERE a.experiment_id = eid
     ), best AS (
         -- one of the two columns is NULL on every arm; aggregate only the other
         SELECT COALESCE(@extschema@.posterior_prob_best(
@@ -598,3 +628,7 @@ $$;
 COMMENT ON FUNCTION bandit_prune(text, timestamptz) IS 'delete an experiment''s decisions (and their rewards) decided before a time; posteriors are kept';
 REVOKE ALL ON FUNCTION bandit_prune(text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bandit_prune(text, timestamptz) TO bandit_admin;
+
+-- ===========================================================================
+-- Posterior values: merge, decay (issue 7)
+-- ===========================================================================
