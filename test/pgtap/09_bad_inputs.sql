@@ -43,13 +43,22 @@ SELECT (SELECT decision_id FROM bandit_select('bad_ts')) AS fresh,
        (SELECT max(decision_id) FROM bandit.reward) AS rewarded,
        (SELECT decision_id FROM bandit_select('bad_ctx', ARRAY[1, 1])) AS ctx_fresh;
 
-CREATE FUNCTION pg_temp.checksum() RETURNS text LANGUAGE sql AS $$
-    SELECT md5(string_agg(t, E'\n' ORDER BY t)) FROM (
-        SELECT 'e' || e::text AS t FROM bandit.experiment e UNION ALL
-        SELECT 'a' || a::text FROM bandit.arm a UNION ALL
-        SELECT 'd' || d::text FROM bandit.decision d UNION ALL
-        SELECT 'r' || r::text FROM bandit.reward r UNION ALL
-        SELECT 'p' || p::text FROM bandit.pending_reward p) s
+-- every table of schema bandit, whichever the version has: row count and
+-- the md5 of its rows in a fixed order
+CREATE FUNCTION pg_temp.checksum() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    t regclass;
+    part text;
+    acc text := '';
+BEGIN
+    FOR t IN SELECT c.oid::regclass FROM pg_class c
+              WHERE c.relnamespace = 'bandit'::regnamespace AND c.relkind = 'r' ORDER BY c.relname LOOP
+        EXECUTE format('SELECT %L || count(*) || md5(coalesce(string_agg(x::text, E''\n'' ORDER BY x::text), '''')) FROM %s x',
+                       t::text, t) INTO part;
+        acc := acc || part || E'\n';
+    END LOOP;
+    RETURN md5(acc);
+END
 $$;
 CREATE FUNCTION pg_temp.probabilities() RETURNS text LANGUAGE sql AS $$
     SELECT string_agg(e.name || '/' || a.name || '=' ||
