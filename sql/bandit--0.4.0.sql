@@ -630,5 +630,84 @@ REVOKE ALL ON FUNCTION bandit_prune(text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bandit_prune(text, timestamptz) TO bandit_admin;
 
 -- ===========================================================================
+-- Running experiments safely: pause, guardrails, events
+-- ===========================================================================
+
+-- While an experiment is paused every decision is its paused_arm (an arm_id
+-- of the experiment), with propensity 1, logged with kind 'paused'.
+ALTER TABLE bandit.experiment ADD COLUMN paused_arm int CHECK (paused_arm > 0);
+COMMENT ON COLUMN bandit.experiment.paused_arm IS 'the arm every decision serves while the experiment is paused (bandit_pause), else NULL';
+ALTER TABLE bandit.decision ADD COLUMN kind text NOT NULL DEFAULT 'policy'
+    CHECK (kind IN ('policy', 'paused', 'repeat'));
+COMMENT ON COLUMN bandit.decision.kind IS 'policy: drawn from the policy; paused: the paused experiment''s default arm (propensity 1); repeat: a sticky unit''s earlier arm';
+
+-- Every change of an experiment, kept after the experiment is dropped (no
+-- foreign key), in the order made.
+CREATE SEQUENCE bandit.event_id_seq;
+CREATE TABLE bandit.event (
+    id              bigint PRIMARY KEY DEFAULT nextval('bandit.event_id_seq'),
+    experiment_id   bigint NOT NULL,
+    experiment_name text NOT NULL,
+    at              timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    who             text NOT NULL DEFAULT SESSION_USER,
+    what            text NOT NULL CHECK (what IN ('created', 'arm added', 'arm enabled', 'arm disabled',
+                                                  'paused', 'resumed', 'guardrail set',
+                                                  'guardrail tripped', 'dropped')),
+    arm             text,
+    why             text
+);
+ALTER SEQUENCE bandit.event_id_seq OWNED BY bandit.event.id;
+CREATE INDEX event_experiment_name_idx ON bandit.event (experiment_name, id);
+COMMENT ON TABLE bandit.event IS 'every change of every experiment: when, who (session user), what, why';
+SELECT pg_catalog.pg_extension_config_dump('bandit.event', '');
+SELECT pg_catalog.pg_extension_config_dump('bandit.event_id_seq', '');
+
+-- the log view shows how each decision was made
+CREATE OR REPLACE VIEW bandit_log AS
+SELECT e.name AS experiment, d.id AS decision_id, a.name AS arm, d.propensity, d.context,
+       d.unit, r.reward, d.decided_at, r.rewarded_at, d.kind
+  FROM bandit.decision d
+  JOIN bandit.experiment e ON e.id = d.experiment_id
+  JOIN bandit.arm a ON a.experiment_id = d.experiment_id AND a.arm_id = d.arm_id
+  LEFT JOIN bandit.reward r ON r.decision_id = d.id;
+
+CREATE FUNCTION bandit_pause(experiment text, default_arm text) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION bandit_pause(text, text) IS 'serve default_arm to every decision (propensity 1, kind paused) until bandit_resume';
+CREATE FUNCTION bandit_resume(experiment text) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION bandit_resume(text) IS 'end a pause: decisions come from the policy again';
+CREATE FUNCTION bandit_set_guardrail(experiment text, min_reward float8, min_pulls bigint,
+                                     confidence float8 DEFAULT 0.95) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION bandit_set_guardrail(text, float8, bigint, float8) IS 'disable an arm automatically once, after min_pulls rewards, its upper posterior bound at confidence is below min_reward';
+
+CREATE FUNCTION bandit_events(experiment text)
+    RETURNS TABLE (at timestamptz, who text, what text, arm text, why text)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF experiment IS NULL THEN
+        RAISE EXCEPTION 'experiment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM bandit.event e WHERE e.experiment_name = experiment)
+       AND NOT EXISTS (SELECT 1 FROM bandit.experiment x WHERE x.name = experiment) THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY
+    SELECT e.at, e.who, e.what, e.arm, e.why FROM bandit.event e
+     WHERE e.experiment_name = experiment ORDER BY e.id;
+END
+$$;
+COMMENT ON FUNCTION bandit_events(text) IS 'the changes of an experiment (also of earlier ones of that name, dropped), oldest first';
+
+REVOKE ALL ON FUNCTION bandit_pause(text, text), bandit_resume(text),
+    bandit_set_guardrail(text, float8, bigint, float8), bandit_events(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bandit_pause(text, text), bandit_resume(text),
+    bandit_set_guardrail(text, float8, bigint, float8) TO bandit_admin;
+GRANT EXECUTE ON FUNCTION bandit_events(text) TO bandit_analyst;
+
+-- ===========================================================================
 -- Posterior values: merge, decay (issue 7)
 -- ===========================================================================

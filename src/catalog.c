@@ -201,8 +201,13 @@ arm_has_linear_column(void)
 	return OidIsValid(arm) && get_attnum(arm, "linear") != InvalidAttrNumber;
 }
 
+/*
+ * The tables of 0.4.0 (bandit.reward_slot, bandit.event, the columns
+ * experiment.paused_arm and decision.kind) arrive together, so one of them
+ * stands for all.
+ */
 bool
-reward_slots_exist(void)
+catalog_has_0_4(void)
 {
 	return OidIsValid(get_relname_relid("reward_slot", get_namespace_oid("bandit", false)));
 }
@@ -221,7 +226,7 @@ load_reward_slots(ExperimentState *entry)
 	ArmBatch   *batches;
 	int64		versions = 0;
 
-	if (!reward_slots_exist())
+	if (!catalog_has_0_4())
 		return 0;
 	catalog_plan(&plan, "SELECT version, stats FROM bandit.reward_slot WHERE experiment_id = $1",
 				 1, argtypes);
@@ -279,8 +284,10 @@ load_state(ExperimentState *entry, bool read_only)
 static void
 load_state_in_snapshot(ExperimentState *entry)
 {
-	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr plan_0_1 = NULL;
+	/* [has arm.linear (0.2.0)][has experiment.paused_arm (0.4.0)] */
+	static SPIPlanPtr plans[2][2];
+	bool		has_linear = arm_has_linear_column();
+	bool		has_0_4 = catalog_has_0_4();
 	SPIPlanPtr	chosen;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(entry->id)};
@@ -292,22 +299,17 @@ load_state_in_snapshot(ExperimentState *entry)
 	/*
 	 * The library serves every installed version of the extension: a
 	 * database still at 0.1.0 (before ALTER EXTENSION bandit UPDATE) has no
-	 * arm.linear column, and no contextual experiment either.
+	 * arm.linear column, and no contextual experiment either; before 0.4.0
+	 * no experiment is paused.
 	 */
-	if (arm_has_linear_column())
-		chosen = catalog_plan(&plan,
-							  "SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
-							  "       a.version, a.beta, a.normal, a.ipw_sum, a.linear"
-							  "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
-							  " WHERE e.id = $1 ORDER BY a.arm_id",
-							  1, argtypes);
-	else
-		chosen = catalog_plan(&plan_0_1,
-							  "SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
-							  "       a.version, a.beta, a.normal, a.ipw_sum, NULL::bytea"
-							  "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
-							  " WHERE e.id = $1 ORDER BY a.arm_id",
-							  1, argtypes);
+	chosen = catalog_plan(&plans[has_linear][has_0_4],
+						  psprintf("SELECT e.version, e.policy, e.params, a.arm_id, a.name, a.enabled,"
+								   "       a.version, a.beta, a.normal, a.ipw_sum, %s, %s"
+								   "  FROM bandit.experiment e JOIN bandit.arm a ON a.experiment_id = e.id"
+								   " WHERE e.id = $1 ORDER BY a.arm_id",
+								   has_linear ? "a.linear" : "NULL::bytea",
+								   has_0_4 ? "e.paused_arm" : "NULL::int"),
+						  1, argtypes);
 	if (SPI_execute_plan(chosen, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read experiment " INT64_FORMAT, entry->id);
 	if (SPI_processed == 0)
@@ -338,6 +340,7 @@ load_state_in_snapshot(ExperimentState *entry)
 	MemoryContextSwitchTo(old);
 
 	version_sum = entry->config_version;
+	entry->paused = -1;
 	for (int i = 0; i < entry->k; i++)
 	{
 		HeapTuple	tuple = tuptable->vals[i];
@@ -351,6 +354,12 @@ load_state_in_snapshot(ExperimentState *entry)
 		arm->enabled = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
 		version_sum += getarg_int64(tuple, desc, 7);
 		arm->ipw_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 10, &isnull));
+		{
+			Datum		paused = SPI_getbinval(tuple, desc, 12, &isnull);
+
+			if (!isnull && DatumGetInt32(paused) == entry->arm_ids[i])
+				entry->paused = i;
+		}
 		if (policy_is_contextual(entry->config.policy))
 		{
 			LinearPosterior *p;
@@ -396,6 +405,13 @@ load_state_in_snapshot(ExperimentState *entry)
 		}
 	}
 	version_sum += load_reward_slots(entry);
+	{
+		bool		isnull;
+
+		SPI_getbinval(tuptable->vals[0], desc, 12, &isnull);
+		if (!isnull && entry->paused < 0)
+			report_inconsistent_tables("A paused experiment's default arm does not exist.");
+	}
 	/* contextual policies compute their probabilities per context */
 	if (!policy_is_contextual(entry->config.policy))
 		policy_probabilities(&entry->config, entry->k, entry->arms, entry->probs);
@@ -591,4 +607,32 @@ experiment_arm_index(const ExperimentState *state, const char *experiment, const
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("arm \"%s\" does not exist in experiment \"%s\"", arm, experiment)));
 	pg_unreachable();
+}
+
+void
+experiment_config(int64 id, ExperimentConfig *config)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+	bool		isnull;
+	char	   *policy;
+
+	if (SPI_execute_with_args("SELECT policy, params FROM bandit.experiment WHERE id = $1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read experiment " INT64_FORMAT, id);
+	policy = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	config_from_params(config, policy_from_name(policy),
+					   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+}
+
+void
+experiment_bump_version(int64 id, int64 by)
+{
+	Datum		args[2] = {Int64GetDatum(id), Int64GetDatum(by)};
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+
+	if (SPI_execute_with_args("UPDATE bandit.experiment SET version = version + $2 WHERE id = $1",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update experiment " INT64_FORMAT, id);
 }

@@ -41,6 +41,7 @@ typedef struct ExperimentState
 	char	  **arm_names;
 	ArmState   *arms;
 	double	   *probs;			/* the policy's probability vector in this state */
+	int			paused;			/* index of the arm served while paused, or -1 */
 } ExperimentState;
 
 extern void catalog_begin(FunctionCallInfo fcinfo);
@@ -64,6 +65,16 @@ extern int64 experiment_id(const char *name, bool lock);
 extern int	experiment_arm_index(const ExperimentState *state, const char *experiment,
 								 const char *arm);
 
+/* Its configuration, parsed from the experiment row. */
+extern void experiment_config(int64 id, ExperimentConfig *config);
+
+/*
+ * Raise the experiment row's version by "by", so that the state version
+ * grows; by is more than 1 when rows whose versions counted in it are
+ * deleted (folded reward slots).
+ */
+extern void experiment_bump_version(int64 id, int64 by);
+
 /* Drop this backend's cached state of an experiment (after bandit_drop). */
 extern void experiment_state_forget(int64 id);
 
@@ -73,8 +84,8 @@ extern void bandit_cache_register_callbacks(void);
 extern void report_unknown_experiment(const char *name) pg_attribute_noreturn();
 /* The tables hold what the extension's functions never write (changed by hand). */
 extern void report_inconsistent_tables(const char *detail) pg_attribute_noreturn();
-/* Does bandit.reward_slot exist (0.4.0 and later)? */
-extern bool reward_slots_exist(void);
+/* Are the tables at 0.4.0 or later (reward slots, events, pause, decision kinds)? */
+extern bool catalog_has_0_4(void);
 /* Does bandit.arm have the linear column (0.2.0 and later)? */
 extern bool arm_has_linear_column(void);
 extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);

@@ -74,10 +74,10 @@ static const char *
 allowed_keys_hint(const ExperimentConfig *config)
 {
 	const char *common = policy_is_contextual(config->policy)
-		? "reward_type, update, context_dim, lambda"
+		? "reward_type, update, explore_share, min_propensity, context_dim, lambda"
 		: config->reward_type == REWARD_GAUSSIAN
-		? "reward_type, update, prior_mean, prior_kappa, prior_alpha, prior_beta"
-		: "reward_type, update, prior_alpha, prior_beta";
+		? "reward_type, update, explore_share, min_propensity, guardrail, prior_mean, prior_kappa, prior_alpha, prior_beta"
+		: "reward_type, update, explore_share, min_propensity, guardrail, prior_alpha, prior_beta";
 	const char *extra = policy_keys(config->policy);
 
 	return psprintf("Policy \"%s\" with reward_type \"%s\" accepts: %s%s%s.",
@@ -179,6 +179,62 @@ string_param(const char *key, JsonbValue *value)
 	return pnstrdup(value->val.string.val, value->val.string.len);
 }
 
+void
+config_set_guardrail(ExperimentConfig *config, double min_reward, int64 min_pulls,
+					 double confidence)
+{
+	if (!isfinite(min_reward))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("guardrail min_reward must be finite")));
+	if (min_pulls < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("guardrail min_pulls must be at least 1"),
+				 errdetail("The value given was " INT64_FORMAT ".", min_pulls)));
+	if (!(confidence > 0.5 && confidence < 1.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("guardrail confidence must be in (0.5, 1)"),
+				 errdetail("The value given was %g.", confidence)));
+	config->guardrail = true;
+	config->guardrail_min_reward = min_reward;
+	config->guardrail_min_pulls = min_pulls;
+	config->guardrail_confidence = confidence;
+}
+
+/* "guardrail": {"min_reward": r, "min_pulls": n, "confidence": c} */
+static void
+guardrail_param(ExperimentConfig *config, JsonbValue *value)
+{
+	JsonbValue *min_reward,
+			   *min_pulls,
+			   *confidence;
+	double		pulls;
+
+	if (value->type != jbvBinary || !JsonContainerIsObject(value->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"guardrail\" must be a JSON object"),
+				 errhint("Use {\"min_reward\": r, \"min_pulls\": n, \"confidence\": c}, or bandit_set_guardrail().")));
+	min_reward = getKeyJsonValueFromContainer(value->val.binary.data, "min_reward", 10, NULL);
+	min_pulls = getKeyJsonValueFromContainer(value->val.binary.data, "min_pulls", 9, NULL);
+	confidence = getKeyJsonValueFromContainer(value->val.binary.data, "confidence", 10, NULL);
+	if (min_reward == NULL || min_pulls == NULL || confidence == NULL ||
+		JsonContainerSize(value->val.binary.data) != 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"guardrail\" must have exactly the keys min_reward, min_pulls and confidence")));
+	pulls = number_param("guardrail.min_pulls", min_pulls);
+	if (pulls != floor(pulls) || pulls > (double) PG_INT64_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("guardrail min_pulls must be an integer"),
+				 errdetail("The value given was %g.", pulls)));
+	config_set_guardrail(config, number_param("guardrail.min_reward", min_reward), (int64) pulls,
+						 number_param("guardrail.confidence", confidence));
+}
+
 static JsonbValue *
 find_key(Jsonb *params, const char *key)
 {
@@ -188,7 +244,7 @@ find_key(Jsonb *params, const char *key)
 static bool
 key_allowed(const ExperimentConfig *config, const char *key)
 {
-	static const char *const common[] = {"reward_type", "update"};
+	static const char *const common[] = {"reward_type", "update", "explore_share", "min_propensity"};
 
 	for (int i = 0; i < (int) lengthof(common); i++)
 		if (strcmp(key, common[i]) == 0)
@@ -199,7 +255,8 @@ key_allowed(const ExperimentConfig *config, const char *key)
 			(config->policy == POLICY_LINUCB &&
 			 (strcmp(key, "alpha") == 0 || strcmp(key, "epsilon") == 0)) ||
 			(config->policy == POLICY_LINTS && strcmp(key, "v") == 0);
-	if (strcmp(key, "prior_alpha") == 0 || strcmp(key, "prior_beta") == 0)
+	if (strcmp(key, "prior_alpha") == 0 || strcmp(key, "prior_beta") == 0 ||
+		strcmp(key, "guardrail") == 0)
 		return true;
 	if (config->reward_type == REWARD_GAUSSIAN &&
 		(strcmp(key, "prior_mean") == 0 || strcmp(key, "prior_kappa") == 0))
@@ -242,6 +299,9 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 	config->lambda = DEFAULT_LINEAR_LAMBDA;
 	config->ucb_alpha = 1.0;
 	config->lints_v = 1.0;
+	config->explore_share = 1.0;
+	config->min_propensity = 0.0;
+	config->guardrail = false;
 	if (policy == POLICY_LINUCB)
 		config->epsilon = 0.0;	/* pure LinUCB unless exploration is asked for */
 
@@ -338,6 +398,19 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 			config->temperature = positive_param(key, &val);
 		else if (strcmp(key, "gamma") == 0)
 			config->gamma = probability_param(key, &val);
+		else if (strcmp(key, "explore_share") == 0)
+			config->explore_share = unit_interval_param(key, &val);
+		else if (strcmp(key, "min_propensity") == 0)
+		{
+			config->min_propensity = unit_interval_param(key, &val);
+			if (config->min_propensity >= 1.0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("parameter \"min_propensity\" must be below 1"),
+						 errdetail("The value given was %g.", config->min_propensity)));
+		}
+		else if (strcmp(key, "guardrail") == 0)
+			guardrail_param(config, &val);
 	}
 	if (policy_is_contextual(policy) && config->context_dim == 0)
 		ereport(ERROR,
@@ -353,6 +426,27 @@ append_number(StringInfo buf, const char *key, double value)
 
 	double_to_shortest_decimal_buf(value, digits);
 	appendStringInfo(buf, ", \"%s\": %s", key, digits);
+}
+
+/* The exploration limits and the guardrail, only when set (existing params stay as they were). */
+static void
+append_limits(StringInfo buf, const ExperimentConfig *config)
+{
+	if (config->explore_share != 1.0)
+		append_number(buf, "explore_share", config->explore_share);
+	if (config->min_propensity != 0.0)
+		append_number(buf, "min_propensity", config->min_propensity);
+	if (config->guardrail)
+	{
+		char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+		appendStringInfoString(buf, ", \"guardrail\": {\"min_pulls\": ");
+		appendStringInfo(buf, INT64_FORMAT, config->guardrail_min_pulls);
+		double_to_shortest_decimal_buf(config->guardrail_min_reward, digits);
+		appendStringInfo(buf, ", \"min_reward\": %s", digits);
+		double_to_shortest_decimal_buf(config->guardrail_confidence, digits);
+		appendStringInfo(buf, ", \"confidence\": %s}", digits);
+	}
 }
 
 Jsonb *
@@ -375,6 +469,7 @@ config_to_params(const ExperimentConfig *config)
 		}
 		else
 			append_number(&buf, "v", config->lints_v);
+		append_limits(&buf, config);
 		appendStringInfoChar(&buf, '}');
 		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 	}
@@ -400,6 +495,7 @@ config_to_params(const ExperimentConfig *config)
 		default:
 			break;
 	}
+	append_limits(&buf, config);
 	appendStringInfoChar(&buf, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

@@ -48,6 +48,14 @@ typedef struct ExperimentConfig
 	double		lambda;			/* ridge penalty: A starts as lambda * I */
 	double		ucb_alpha;		/* linucb: width of the confidence bound */
 	double		lints_v;		/* lints: posterior scale v */
+	/* exploration limits, any policy (see policy_apply_limits) */
+	double		explore_share;	/* run the policy with this probability, else the greedy arm; 1 = off */
+	double		min_propensity; /* every enabled arm gets at least this; 0 = off */
+	/* guardrail (non-contextual policies): disable arms that clearly fall short */
+	bool		guardrail;
+	double		guardrail_min_reward;
+	int64		guardrail_min_pulls;
+	double		guardrail_confidence;
 } ExperimentConfig;
 
 static inline bool
@@ -62,6 +70,13 @@ extern const char *policy_name(BanditPolicy policy);
 /* Parse and validate; every key must be known for the policy. */
 extern void config_from_params(ExperimentConfig *config, BanditPolicy policy,
 							   Jsonb *params);
+
+/*
+ * The guardrail object {"min_reward": r, "min_pulls": n, "confidence": c},
+ * checked, into config (bandit_set_guardrail builds it).
+ */
+extern void config_set_guardrail(ExperimentConfig *config, double min_reward, int64 min_pulls,
+								 double confidence);
 
 /* The effective configuration (defaults filled in) as jsonb, for the catalog. */
 extern Jsonb *config_to_params(const ExperimentConfig *config);

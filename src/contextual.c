@@ -169,6 +169,92 @@ lints_draw(const ExperimentConfig *config, const Scores *s, double uniform, pg_p
 	pg_unreachable();
 }
 
+/* The greedy vector at x: the enabled arms of largest x^T theta, ties split. */
+static double *
+greedy_at(const Scores *s)
+{
+	double	   *greedy = palloc0(sizeof(double) * s->k);
+	double		best = -INFINITY;
+	int			ties = 0;
+
+	for (int i = 0; i < s->k; i++)
+		if (s->enabled[i] && s->mean[i] > best)
+			best = s->mean[i];
+	for (int i = 0; i < s->k; i++)
+		if (s->enabled[i] && s->mean[i] == best)
+			ties++;
+	for (int i = 0; i < s->k; i++)
+		if (s->enabled[i] && s->mean[i] == best)
+			greedy[i] = 1.0 / ties;
+	return greedy;
+}
+
+/* probs with the experiment's exploration limits applied (see policy.h) */
+static void
+apply_limits_at(const ExperimentConfig *config, const Scores *s, double *probs)
+{
+	double	   *greedy;
+
+	if (!policy_has_limits(config))
+		return;
+	greedy = greedy_at(s);
+	policy_apply_limits(config, s->k, s->enabled, greedy, probs);
+	pfree(greedy);
+}
+
+/*
+ * LinTS with exploration limits, sampled as the mixture it is: with
+ * probability K m a uniform enabled arm, else with probability 1 - share
+ * the greedy arm, else a LinTS draw.  The propensity is the mixture's
+ * probability of the arm, m + (1 - K m) ((1 - share) g + share p_lints).
+ */
+static int
+lints_limited_draw(const ExperimentConfig *config, const Scores *s, double uniform,
+				   pg_prng_state *prng, double *propensity)
+{
+	double	   *greedy = greedy_at(s);
+	int			count = 0;
+	double		floor;
+	double		share = config->explore_share;
+	int			arm = -1;
+
+	for (int i = 0; i < s->k; i++)
+		if (s->enabled[i])
+			count++;
+	floor = policy_effective_floor(config, count);
+	if (pg_prng_double(prng) < count * floor)
+	{
+		int			pick = (int) (uniform * count);
+
+		for (int i = 0; i < s->k && arm < 0; i++)
+			if (s->enabled[i] && pick-- == 0)
+				arm = i;
+	}
+	else if (pg_prng_double(prng) >= share)
+		arm = policy_walk(s->k, greedy, uniform);
+	else
+		arm = lints_draw(config, s, uniform, prng);
+	*propensity = floor + (1.0 - count * floor) *
+		((1.0 - share) * greedy[arm] +
+		 (share > 0.0 ? share * lints_probability(config, s, arm) : 0.0));
+	/* drawn, so positive; see contextual_decide */
+	*propensity = Max(*propensity, DBL_MIN);
+	pfree(greedy);
+	return arm;
+}
+
+/* Every arm's probability (limits applied) from the scores at one context. */
+static void
+contextual_vector(const ExperimentState *state, const Scores *s, double *probs)
+{
+	if (state->config.policy == POLICY_LINUCB)
+		linucb_probabilities(&state->config, s, probs);
+	else
+		for (int i = 0; i < s->k; i++)
+			probs[i] = s->enabled[i] ? lints_probability(&state->config, s, i) : 0.0;
+	apply_limits_at(&state->config, s, probs);
+}
+
 int
 contextual_decide(const ExperimentState *state, const char *experiment, const double *x,
 				  double uniform, pg_prng_state *prng, double *propensity)
@@ -181,10 +267,13 @@ contextual_decide(const ExperimentState *state, const char *experiment, const do
 		double	   *probs = palloc(sizeof(double) * s.k);
 
 		linucb_probabilities(&state->config, &s, probs);
+		apply_limits_at(&state->config, &s, probs);
 		arm = policy_walk(s.k, probs, uniform);
 		*propensity = probs[arm];
 		pfree(probs);
 	}
+	else if (policy_has_limits(&state->config))
+		arm = lints_limited_draw(&state->config, &s, uniform, prng, propensity);
 	else
 	{
 		double		prob;
@@ -211,11 +300,11 @@ contextual_probability(const ExperimentState *state, const char *experiment,
 	if (!state->arms[arm].enabled)
 		return 0.0;
 	s = scores_at(state, experiment, x);
-	if (state->config.policy == POLICY_LINUCB)
+	if (state->config.policy == POLICY_LINUCB || policy_has_limits(&state->config))
 	{
 		double	   *probs = palloc(sizeof(double) * s.k);
 
-		linucb_probabilities(&state->config, &s, probs);
+		contextual_vector(state, &s, probs);
 		prob = probs[arm];
 		pfree(probs);
 	}
@@ -231,10 +320,6 @@ contextual_probabilities(const ExperimentState *state, const char *experiment,
 {
 	Scores		s = scores_at(state, experiment, x);
 
-	if (state->config.policy == POLICY_LINUCB)
-		linucb_probabilities(&state->config, &s, probs);
-	else
-		for (int i = 0; i < s.k; i++)
-			probs[i] = s.enabled[i] ? lints_probability(&state->config, &s, i) : 0.0;
+	contextual_vector(state, &s, probs);
 	scores_free(&s);
 }

@@ -27,6 +27,7 @@
 #include "contextual.h"
 #include "linear.h"
 #include "config.h"
+#include "operations.h"
 #include "policy.h"
 #include "posterior.h"
 #include "random.h"
@@ -105,27 +106,6 @@ checked_arm_list(FunctionCallInfo fcinfo, int argno)
 	return arms;
 }
 
-/*
- * Raise the experiment row's version by "by", so that the state version
- * (see catalog.h) grows; by is more than 1 when rows whose versions counted
- * in it are deleted (folded reward slots).
- */
-static void
-bump_experiment_version_by(int64 id, int64 by)
-{
-	Datum		args[2] = {Int64GetDatum(id), Int64GetDatum(by)};
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-
-	if (SPI_execute_with_args("UPDATE bandit.experiment SET version = version + $2 WHERE id = $1",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update experiment " INT64_FORMAT, id);
-}
-
-static void
-bump_experiment_version(int64 id)
-{
-	bump_experiment_version_by(id, 1);
-}
 
 /* ------------------------------------------------------------------------
  * bandit_create(name, arms, policy, params) RETURNS bigint
@@ -184,6 +164,9 @@ bandit_create(PG_FUNCTION_ARGS)
 		if (SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert arms");
 	}
+	record_event(id, name, "created", NULL,
+				 psprintf("policy %s, params %s", policy_name(config.policy),
+						  JsonbToCString(NULL, &config_to_params(&config)->root, 0)));
 	catalog_end();
 	PG_RETURN_INT64(id);
 }
@@ -223,25 +206,38 @@ hash_uniform(uint64 h)
 	return (double) (h >> 11) * (1.0 / 9007199254740992.0);	/* 2^-53 */
 }
 
+/*
+ * Log a decision; kind is "policy", "paused" or "repeat" (tables older than
+ * 0.4.0 have no kind column: only policy decisions are made there).
+ */
 static int64
 insert_decision(const ExperimentState *state, const char *name, int arm, double propensity,
-				Datum context, bool context_null, Datum unit, bool unit_null)
+				const char *kind, Datum context, bool context_null, Datum unit, bool unit_null)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 	int			rc = 0;
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[6] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8ARRAYOID, TEXTOID, INT8OID};
-	Datum		args[6] = {Int64GetDatum(state->id), Int32GetDatum(state->arm_ids[arm]),
+	static SPIPlanPtr plan_0_3 = NULL;
+	bool		has_kind = catalog_has_0_4();
+	Oid			argtypes[7] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8ARRAYOID, TEXTOID, INT8OID, TEXTOID};
+	Datum		args[7] = {Int64GetDatum(state->id), Int32GetDatum(state->arm_ids[arm]),
 		Float8GetDatum(propensity), context, unit,
-	Int64GetDatum(state->state_version)};
-	char		nulls[6] = {' ', ' ', ' ', context_null ? 'n' : ' ', unit_null ? 'n' : ' ', ' '};
+		Int64GetDatum(state->state_version), CStringGetTextDatum(kind)};
+	char		nulls[7] = {' ', ' ', ' ', context_null ? 'n' : ' ', unit_null ? 'n' : ' ', ' ', ' '};
 	bool		isnull;
 
-	catalog_plan(&plan,
-				 "INSERT INTO bandit.decision"
-				 " (experiment_id, arm_id, propensity, context, unit, state_version)"
-				 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-				 6, argtypes);
+	if (has_kind)
+		catalog_plan(&plan,
+					 "INSERT INTO bandit.decision"
+					 " (experiment_id, arm_id, propensity, context, unit, state_version, kind)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+					 7, argtypes);
+	else
+		catalog_plan(&plan_0_3,
+					 "INSERT INTO bandit.decision"
+					 " (experiment_id, arm_id, propensity, context, unit, state_version)"
+					 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+					 6, argtypes);
 	/*
 	 * The decision's foreign key to its arm fails only when the experiment
 	 * was dropped after this select read it (a drop commits while the
@@ -250,7 +246,7 @@ insert_decision(const ExperimentState *state, const char *name, int arm, double 
 	 */
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, args, nulls, false, 0);
+		rc = SPI_execute_plan(has_kind ? plan : plan_0_3, args, nulls, false, 0);
 	}
 	PG_CATCH();
 	{
@@ -339,6 +335,12 @@ decide(const ExperimentState *state, const char *name, FunctionCallInfo fcinfo,
 	double		u;
 	int			arm;
 
+	/* paused: the default arm, the same for everyone; nothing explores */
+	if (state->paused >= 0)
+	{
+		*propensity = 1.0;
+		return state->paused;
+	}
 	if (PG_ARGISNULL(2))
 		u = bandit_random_uniform();
 	else
@@ -391,6 +393,7 @@ bandit_select(PG_FUNCTION_ARGS)
 		/* the insert may run user triggers that flush or reload the cached state */
 		arm_name = MemoryContextStrdup(funcctx->multi_call_memory_ctx, state->arm_names[arm]);
 		decision_id = insert_decision(state, name, arm, propensity,
+									  state->paused >= 0 ? "paused" : "policy",
 									  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
 									  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
 		catalog_end();
@@ -455,6 +458,8 @@ bandit_reward(PG_FUNCTION_ARGS)
 				online,
 				contextual;
 	char	   *reward_type;
+	char	   *experiment_name;
+	bool		guardrail;
 
 	check_not_null(fcinfo, 0, "decision_id");
 	check_not_null(fcinfo, 1, "reward");
@@ -472,7 +477,7 @@ bandit_reward(PG_FUNCTION_ARGS)
 		catalog_plan(&lookup_plan,
 					 "SELECT d.experiment_id, d.arm_id, d.propensity,"
 					 "       e.params ->> 'reward_type', e.params ->> 'update',"
-					 "       e.policy, d.context"
+					 "       e.policy, d.context, e.name, e.params ? 'guardrail'"
 					 "  FROM bandit.decision d JOIN bandit.experiment e ON e.id = d.experiment_id"
 					 " WHERE d.id = $1",
 					 1, argtypes);
@@ -491,6 +496,8 @@ bandit_reward(PG_FUNCTION_ARGS)
 		online = strcmp(SPI_getvalue(tuple, desc, 5), "online") == 0;
 		contextual = policy_is_contextual(policy_from_name(SPI_getvalue(tuple, desc, 6)));
 		context = SPI_getbinval(tuple, desc, 7, &context_null);
+		experiment_name = SPI_getvalue(tuple, desc, 8);
+		guardrail = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
 		if (contextual && context_null)
 			report_inconsistent_tables(psprintf("Decision " INT64_FORMAT " of a contextual experiment has no context.",
 												decision_id));
@@ -535,7 +542,7 @@ bandit_reward(PG_FUNCTION_ARGS)
 						   SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
 						   "Scale the context features (or use a larger lambda); nothing was changed.");
 	}
-	else if (online && reward_slots_exist())
+	else if (online && catalog_has_0_4())
 	{
 		Oid			argtypes[5] = {INT8OID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID};
 		Datum		args[5] = {experiment_id, Int32GetDatum(reward_slot_of_backend()), arm_id,
@@ -583,6 +590,9 @@ bandit_reward(PG_FUNCTION_ARGS)
 		if (SPI_execute_plan(pending_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not queue reward");
 	}
+	/* an online reward is folded now: the arm may trip the guardrail now */
+	if (online && guardrail)
+		guardrail_check(experiment_name, DatumGetInt32(arm_id));
 	catalog_end();
 	PG_RETURN_VOID();
 }
@@ -592,7 +602,6 @@ bandit_reward(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-static void read_config(int64 id, ExperimentConfig *config);
 
 /* The largest arm_id in column 1 of an SPI result. */
 static int
@@ -711,7 +720,7 @@ refresh_contextual(int64 id, const ExperimentConfig *config)
 								  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update arm %d", arm);
 	}
-	bump_experiment_version(id);
+	experiment_bump_version(id, 1);
 	return folded;
 }
 
@@ -728,7 +737,7 @@ take_reward_slots(int64 id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(id)};
 
-	if (!reward_slots_exist())
+	if (!catalog_has_0_4())
 		return NULL;
 	if (SPI_execute_with_args("WITH s AS (SELECT slot FROM bandit.reward_slot WHERE experiment_id = $1"
 							  "           FOR UPDATE SKIP LOCKED)"
@@ -749,7 +758,7 @@ take_reward_slots(int64 id)
  * Returns the number of pending rewards folded.
  */
 static int64
-refresh_experiment(int64 id)
+refresh_experiment(int64 id, const char *name)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(id)};
@@ -765,7 +774,7 @@ refresh_experiment(int64 id)
 				normal_type;
 	ExperimentConfig config;
 
-	read_config(id, &config);
+	experiment_config(id, &config);
 	if (policy_is_contextual(config.policy))
 		return refresh_contextual(id, &config);
 
@@ -843,7 +852,9 @@ refresh_experiment(int64 id)
 	 * The deleted slots' versions leave the state version's sum: add them to
 	 * the experiment's, plus one for the change, so the sum still grows.
 	 */
-	bump_experiment_version_by(id, slot_versions + 1);
+	experiment_bump_version(id, slot_versions + 1);
+	if (config.guardrail)
+		guardrail_check(name, 0);
 	return folded;
 }
 
@@ -883,7 +894,7 @@ refresh_isolated(int64 id, const char *name)
 	MemoryContextSwitchTo(caller_context);
 	PG_TRY();
 	{
-		folded = refresh_experiment(id);
+		folded = refresh_experiment(id, name);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(caller_context);
 		CurrentResourceOwner = caller_owner;
@@ -945,7 +956,7 @@ bandit_refresh(PG_FUNCTION_ARGS)
 		}
 	}
 	if (!PG_ARGISNULL(0))
-		folded = refresh_experiment(ids[0]);
+		folded = refresh_experiment(ids[0], text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	else
 		for (uint64 i = 0; i < count; i++)
 			folded += refresh_isolated(ids[i], names[i]);
@@ -977,7 +988,8 @@ bandit_policy_prob(PG_FUNCTION_ARGS)
 	{
 		double	   *x = call_context(fcinfo, 2, state, name);
 
-		prob = policy_is_contextual(state->config.policy)
+		prob = state->paused >= 0 ? (arm_index == state->paused ? 1.0 : 0.0)
+			: policy_is_contextual(state->config.policy)
 			? contextual_probability(state, name, x, arm_index)
 			: state->probs[arm_index];
 	}
@@ -990,22 +1002,6 @@ bandit_policy_prob(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-static void
-read_config(int64 id, ExperimentConfig *config)
-{
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(id)};
-	bool		isnull;
-	char	   *policy;
-
-	if (SPI_execute_with_args("SELECT policy, params FROM bandit.experiment WHERE id = $1",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read experiment " INT64_FORMAT, id);
-	policy = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	config_from_params(config, policy_from_name(policy),
-					   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
-}
 
 Datum
 bandit_add_arm(PG_FUNCTION_ARGS)
@@ -1020,7 +1016,7 @@ bandit_add_arm(PG_FUNCTION_ARGS)
 
 	catalog_begin(fcinfo);
 	id = experiment_id(name, true);
-	read_config(id, &config);
+	experiment_config(id, &config);
 	{
 		Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
 		Datum		args[3] = {Int64GetDatum(id), CStringGetTextDatum(arm),
@@ -1041,7 +1037,8 @@ bandit_add_arm(PG_FUNCTION_ARGS)
 		if (SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert arm");
 	}
-	bump_experiment_version(id);
+	experiment_bump_version(id, 1);
+	record_event(id, name, "arm added", arm, "bandit_add_arm, at the prior");
 	catalog_end();
 	PG_RETURN_VOID();
 }
@@ -1068,7 +1065,11 @@ bandit_set_arm_enabled(PG_FUNCTION_ARGS)
 	args[0] = Int64GetDatum(id);
 	args[1] = CStringGetTextDatum(arm);
 	args[2] = BoolGetDatum(enabled);
-	if (SPI_execute_with_args("SELECT enabled FROM bandit.arm WHERE experiment_id = $1 AND name = $2",
+	if (SPI_execute_with_args(catalog_has_0_4()
+							  ? "SELECT a.enabled, e.paused_arm IS NOT DISTINCT FROM a.arm_id"
+							  "  FROM bandit.arm a JOIN bandit.experiment e ON e.id = a.experiment_id"
+							  " WHERE a.experiment_id = $1 AND a.name = $2"
+							  : "SELECT enabled, false FROM bandit.arm WHERE experiment_id = $1 AND name = $2",
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read arm");
 	if (SPI_processed == 0)
@@ -1081,6 +1082,11 @@ bandit_set_arm_enabled(PG_FUNCTION_ARGS)
 		catalog_end();
 		PG_RETURN_VOID();
 	}
+	if (!enabled && DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &(bool){false})))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot disable arm \"%s\": experiment \"%s\" is paused on it", arm, name),
+				 errhint("Resume the experiment, or pause it on another arm, first.")));
 	if (SPI_execute_with_args("UPDATE bandit.arm SET enabled = $3"
 							  " WHERE experiment_id = $1 AND name = $2",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
@@ -1100,7 +1106,8 @@ bandit_set_arm_enabled(PG_FUNCTION_ARGS)
 							arm, name),
 					 errhint("Enable another arm first, or drop the experiment.")));
 	}
-	bump_experiment_version(id);
+	experiment_bump_version(id, 1);
+	record_event(id, name, enabled ? "arm enabled" : "arm disabled", arm, "bandit_set_arm_enabled");
 	catalog_end();
 	PG_RETURN_VOID();
 }
@@ -1122,9 +1129,13 @@ bandit_drop(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not drop experiment");
 	if (SPI_processed == 0)
 		report_unknown_experiment(name);
-	experiment_state_forget(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														SPI_tuptable->tupdesc, 1,
-														&(bool){false})));
+	{
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+													 &(bool){false}));
+
+		experiment_state_forget(id);
+		record_event(id, name, "dropped", NULL, "bandit_drop: its arms, decisions and rewards are deleted");
+	}
 	catalog_end();
 	PG_RETURN_VOID();
 }

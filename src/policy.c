@@ -264,6 +264,54 @@ policy_probabilities(const ExperimentConfig *config, int k, const ArmState *arms
 		case POLICY_LINTS:
 			elog(ERROR, "contextual policies have no context-free probability vector");
 	}
+	if (policy_has_limits(config))
+	{
+		double	   *greedy = palloc0(sizeof(double) * k);
+		bool	   *enabled = palloc(sizeof(bool) * k);
+
+		for (int i = 0; i < k; i++)
+			enabled[i] = arms[i].enabled;
+		greedy_probabilities(config, k, arms, 1.0, greedy);
+		policy_apply_limits(config, k, enabled, greedy, probs);
+		pfree(greedy);
+		pfree(enabled);
+	}
+}
+
+bool
+policy_has_limits(const ExperimentConfig *config)
+{
+	return config->explore_share < 1.0 || config->min_propensity > 0.0;
+}
+
+double
+policy_effective_floor(const ExperimentConfig *config, int enabled)
+{
+	return Min(config->min_propensity, 1.0 / enabled);
+}
+
+void
+policy_apply_limits(const ExperimentConfig *config, int k, const bool *enabled,
+					const double *greedy, double *probs)
+{
+	int			count = 0;
+	double		share = config->explore_share;
+	double		floor;
+
+	for (int i = 0; i < k; i++)
+		if (enabled[i])
+			count++;
+	floor = policy_effective_floor(config, count);
+	for (int i = 0; i < k; i++)
+	{
+		if (!enabled[i])
+		{
+			probs[i] = 0.0;
+			continue;
+		}
+		probs[i] = share * probs[i] + (1.0 - share) * greedy[i];
+		probs[i] = floor + (1.0 - count * floor) * probs[i];
+	}
 }
 
 int

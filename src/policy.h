@@ -39,6 +39,19 @@ extern void thompson_probabilities(RewardType reward_type, int k,
 
 extern bool policy_has_enabled_arm(int k, const ArmState *arms);
 
+/*
+ * The exploration limits every policy takes (params explore_share and
+ * min_propensity): with probability 1 - explore_share the greedy arm
+ * (greedy: its vector, ties split), otherwise the policy (probs); then each
+ * of the K enabled arms gets at least the floor m = min(min_propensity,
+ * 1/K): p = m + (1 - K m) p.  The result is the exact probability of the
+ * mixed policy, in probs.  policy_probabilities applies it already.
+ */
+extern bool policy_has_limits(const ExperimentConfig *config);
+extern double policy_effective_floor(const ExperimentConfig *config, int enabled);
+extern void policy_apply_limits(const ExperimentConfig *config, int k, const bool *enabled,
+								const double *greedy, double *probs);
+
 /* Index of the arm that the cumulative walk of probs reaches at u in [0,1). */
 extern int	policy_walk(int k, const double *probs, double u);
 
