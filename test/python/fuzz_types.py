@@ -123,6 +123,11 @@ tap = Tap()
 check = tap.check
 
 
+
+def wrap_i32(x):
+    """x as a 32-bit two's complement integer (d +/- 1 of a dimension already at a limit)."""
+    return ((x + 2 ** 31) % 2 ** 32) - 2 ** 31
+
 def progress(msg):
     if PROGRESS:
         print(f"==> {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
@@ -768,7 +773,7 @@ def b_mutate(b, rng, spec, other):
     if op in (10, 11) and spec.name == "linear_posterior" and L >= 6:
         d = struct.unpack(">i", b[2:6])[0]
         if op == 10:                                    # dim set, length unchanged
-            nd = rng.choice(INTERESTING_I32 + [d - 1, d + 1, rng.getrandbits(32) - 2 ** 31])
+            nd = wrap_i32(rng.choice(INTERESTING_I32 + [d - 1, d + 1, rng.getrandbits(32) - 2 ** 31]))
             return b[:2] + struct.pack(">i", nd) + b[6:]
         d = d if 1 <= d <= 40 else 2
         nd = rng.choice([1, 2, 3, max(1, d - 1), d + 1, rng.randint(1, 9)])   # dim and length consistent
@@ -879,7 +884,8 @@ def gen_binary(rng, spec):
         if op == 3:
             return "malformed", b[:1] + bytes([rng.randint(1, 255)]) + b[2:], None, "22P03"
         d = v[0]
-        nd = rng.choice([x for x in INTERESTING_I32 + [d - 1, d + 1, rng.getrandbits(32) - 2 ** 31] if x != d])
+        nd = rng.choice([x for x in map(wrap_i32, INTERESTING_I32 + [d - 1, d + 1, rng.getrandbits(32) - 2 ** 31])
+                         if x != d])
         return ("malformed", b[:2] + struct.pack(">i", nd) + b[6:], None,
                 "22P03" if 1 <= nd <= 1000 else "22023")
     if r < 0.65:
