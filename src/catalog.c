@@ -404,7 +404,12 @@ load_state_in_snapshot(ExperimentState *entry)
 			arm->beta = p->beta;
 		}
 	}
-	version_sum += load_reward_slots(entry);
+	/* the arms as their rows hold them, for refold_reward_slots */
+	entry->base_arms = MemoryContextAlloc(entry->context, sizeof(ArmState) * entry->k);
+	memcpy(entry->base_arms, entry->arms, sizeof(ArmState) * entry->k);
+	entry->base_version = version_sum;
+	entry->slot_version = load_reward_slots(entry);
+	version_sum += entry->slot_version;
 	{
 		bool		isnull;
 
@@ -477,13 +482,18 @@ int8_column(HeapTuple tuple, Relation rel, AttrNumber attnum)
 	return DatumGetInt64(d);
 }
 
-/* The sum of an experiment's reward slot versions (0 before 0.4.0: no slots). */
+/*
+ * The sum of an experiment's reward slot versions (0 before 0.4.0: no
+ * slots); with batches (indexed by arm_id, up to max_arm), each slot's sums
+ * are added to them too, from the same rows.
+ */
 static int64
-reward_slot_versions(int64 id, Oid namespace, Snapshot snapshot)
+scan_reward_slots(int64 id, Oid namespace, Snapshot snapshot, ArmBatch *batches, int max_arm)
 {
 	Oid			relid = get_relname_relid("reward_slot", namespace);
 	Relation	slots;
 	AttrNumber	version_column;
+	AttrNumber	stats_column;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -493,31 +503,54 @@ reward_slot_versions(int64 id, Oid namespace, Snapshot snapshot)
 		return 0;
 	slots = open_bandit_table("reward_slot", namespace);
 	version_column = column_number(slots, "version");
+	stats_column = column_number(slots, "stats");
 	ScanKeyInit(&key, column_number(slots, "experiment_id"),
 				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
 	scan = systable_beginscan(slots, bandit_index("reward_slot_pkey", namespace), true,
 							  snapshot, 1, &key);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
 		sum += int8_column(tuple, slots, version_column);
+		if (batches != NULL)
+		{
+			bool		isnull;
+			Datum		stats = heap_getattr(tuple, stats_column, RelationGetDescr(slots), &isnull);
+
+			if (isnull)
+				report_inconsistent_tables("A reward slot has no stats.");
+			reward_slot_unpack(DatumGetArrayTypeP(stats), max_arm, batches);
+		}
+	}
 	systable_endscan(scan);
 	table_close(slots, AccessShareLock);
 	return sum;
 }
 
+/* What the hot path reads: the experiment's id and its versions, in one snapshot. */
+typedef struct StateVersions
+{
+	int64		id;
+	int64		base;			/* the experiment row's version plus its arm rows' */
+	int64		slots;			/* the sum of its reward slots' versions */
+	Oid			namespace;
+	Snapshot	snapshot;		/* registered; the caller unregisters it */
+} StateVersions;
+
 /*
- * The hot path's one read: the experiment's id and its state version (the
- * experiment row's version plus its arm rows' versions), by two index scans
- * that run directly on the tables, as a SELECT would, with the caller's
- * SELECT privilege checked; starting a query through SPI would cost several
- * times as much.  Only when the version differs from the cached one are the
- * posteriors read (through SPI).  Like a SELECT in a volatile function, a
- * fresh snapshot is taken that also sees this transaction's earlier
- * commands; read_only keeps the statement's snapshot instead.
+ * The hot path's one read: the experiment's id and its versions, by index
+ * scans that run directly on the tables, as a SELECT would, with the
+ * caller's SELECT privilege checked; starting a query through SPI would cost
+ * several times as much.  Only when a version differs from the cached one
+ * are posteriors read.  Like a SELECT in a volatile function, a fresh
+ * snapshot is taken that also sees this transaction's earlier commands;
+ * read_only keeps the statement's snapshot instead.
  */
 static void
-read_state_version(const char *name, bool read_only, int64 *id, int64 *version)
+read_state_version(const char *name, bool read_only, StateVersions *v)
 {
-	Oid			namespace = bandit_namespace();
+	int64	   *id = &v->id;
+	int64	   *version = &v->base;
+	Oid			namespace = v->namespace = bandit_namespace();
 	Relation	experiments = open_bandit_table("experiment", namespace);
 	Relation	arms = open_bandit_table("arm", namespace);
 	Oid			name_index = bandit_index("experiment_name_key", namespace);
@@ -558,26 +591,58 @@ read_state_version(const char *name, bool read_only, int64 *id, int64 *version)
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 			*version += int8_column(tuple, arms, arm_version);
 		systable_endscan(scan);
-		*version += reward_slot_versions(*id, namespace, snapshot);
+		v->slots = scan_reward_slots(*id, namespace, snapshot, NULL, 0);
 	}
-	UnregisterSnapshot(snapshot);
 	table_close(arms, AccessShareLock);
 	table_close(experiments, AccessShareLock);
 	if (!found)
+	{
+		UnregisterSnapshot(snapshot);
 		report_unknown_experiment(name);
+	}
+	v->snapshot = snapshot;
+}
+
+/*
+ * Only reward slots changed since the state was read (online rewards): add
+ * the slots, read directly in the snapshot that counted their versions, to
+ * the arms as their rows were read, and recompute the vector; no query.
+ */
+static void
+refold_reward_slots(ExperimentState *entry, const StateVersions *v)
+{
+	int			max_arm = 0;
+	ArmBatch   *batches;
+
+	entry->valid = false;
+	for (int i = 0; i < entry->k; i++)
+		max_arm = Max(max_arm, entry->arm_ids[i]);
+	batches = palloc0(sizeof(ArmBatch) * (max_arm + 1));
+	scan_reward_slots(entry->id, v->namespace, v->snapshot, batches, max_arm);
+	memcpy(entry->arms, entry->base_arms, sizeof(ArmState) * entry->k);
+	for (int i = 0; i < entry->k; i++)
+		arm_state_add_batch(&entry->config, &entry->arms[i], &batches[entry->arm_ids[i]]);
+	pfree(batches);
+	policy_probabilities(&entry->config, entry->k, entry->arms, entry->probs);
+	entry->slot_version = v->slots;
+	entry->state_version = entry->base_version + entry->slot_version;
+	entry->valid = true;
 }
 
 ExperimentState *
 experiment_state(const char *name, bool read_only)
 {
-	int64		id,
-				version;
+	StateVersions v;
 	ExperimentState *entry;
 
-	read_state_version(name, read_only, &id, &version);
-	entry = cache_entry(id);
-	if (!entry->valid || entry->state_version != version)
+	read_state_version(name, read_only, &v);
+	entry = cache_entry(v.id);
+	if (entry->valid && entry->base_version == v.base && entry->slot_version != v.slots &&
+		!policy_is_contextual(entry->config.policy))
+		refold_reward_slots(entry, &v);
+	else if (!entry->valid || entry->base_version != v.base || entry->slot_version != v.slots)
 		load_state(entry, read_only);
+	UnregisterSnapshot(v.snapshot);
 	return entry;
 }
 

@@ -42,6 +42,10 @@ typedef struct ExperimentState
 	ArmState   *arms;
 	double	   *probs;			/* the policy's probability vector in this state */
 	int			paused;			/* index of the arm served while paused, or -1 */
+	/* online rewards change only reward slots: the arms before them, and the versions */
+	ArmState   *base_arms;		/* the arm rows' posteriors, without the slots */
+	int64		base_version;	/* the experiment row's version plus its arm rows' */
+	int64		slot_version;	/* the sum of its reward slots' versions */
 } ExperimentState;
 
 extern void catalog_begin(FunctionCallInfo fcinfo);

@@ -875,6 +875,9 @@ refresh_error_is_local(int sqlerrcode)
 {
 	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
 
+	/* one experiment's rows changed by hand (report_inconsistent_tables) */
+	if (sqlerrcode == ERRCODE_DATA_CORRUPTED)
+		return true;
 	return !(category == ERRCODE_TRANSACTION_ROLLBACK ||
 			 category == ERRCODE_INSUFFICIENT_RESOURCES ||
 			 category == ERRCODE_OPERATOR_INTERVENTION ||

@@ -572,8 +572,9 @@ SELECT is(:evil_mean_sum::float8, posterior_mean('(alpha=2, beta=1, n=1)'::beta_
 SELECT set_eq(
     $$SELECT c::regclass::text FROM pg_extension x, unnest(x.extconfig) c WHERE x.extname = 'bandit'$$,
     ARRAY['bandit.experiment', 'bandit.arm', 'bandit.decision', 'bandit.reward', 'bandit.pending_reward',
-          'bandit.reward_slot', 'bandit.experiment_id_seq', 'bandit.decision_id_seq'],
-    'extconfig lists the six tables and the two sequences');
+          'bandit.reward_slot', 'bandit.event', 'bandit.experiment_id_seq', 'bandit.decision_id_seq',
+          'bandit.event_id_seq'],
+    'extconfig lists the seven tables and the three sequences');
 SELECT ok((SELECT bool_and(c = '') FROM pg_extension x, unnest(x.extcondition) c WHERE x.extname = 'bandit'),
           'every table is dumped whole (empty filter condition)');
 
