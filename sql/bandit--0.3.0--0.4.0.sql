@@ -30,10 +30,12 @@ COMMENT ON FUNCTION bandit.arm_posteriors(text) IS 'internal: each arm''s curren
 REVOKE ALL ON FUNCTION bandit.reward_slot_add(float8[], int, float8, float8),
     bandit.arm_posteriors(text) FROM PUBLIC;
 
--- bandit_arm_stats reads the posteriors with their unfolded online rewards.
-CREATE OR REPLACE FUNCTION bandit_arm_stats(experiment text)
+-- bandit_arm_stats reads the posteriors with their unfolded online rewards,
+-- and counts late rewards apart (a new column: the function is re-created).
+DROP FUNCTION bandit_arm_stats(text);
+CREATE FUNCTION bandit_arm_stats(experiment text)
     RETURNS TABLE (arm text, enabled boolean, pulls bigint, rewarded bigint, reward_sum float8,
-                   mean float8, ci_low float8, ci_high float8, prob_best float8)
+                   mean float8, ci_low float8, ci_high float8, prob_best float8, late bigint)
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -65,14 +67,19 @@ BEGIN
         SELECT d.arm_id, count(*) AS n FROM bandit.decision d
          WHERE d.experiment_id = eid GROUP BY d.arm_id
     ), rewards AS (
-        SELECT r.arm_id, count(*) AS n, sum(r.reward) AS total FROM bandit.reward r
+        -- rewards later than the experiment's reward_window are not folded: counted apart
+        SELECT r.arm_id, count(*) FILTER (WHERE NOT r.late) AS n,
+               sum(r.reward) FILTER (WHERE NOT r.late) AS total,
+               count(*) FILTER (WHERE r.late) AS late
+          FROM bandit.reward r
          WHERE r.experiment_id = eid GROUP BY r.arm_id
     )
     SELECT a.name, a.enabled,
            COALESCE(p.n, 0), COALESCE(r.n, 0), COALESCE(r.total, 0),
            r.total / NULLIF(r.n, 0),
            ci.bounds[1], ci.bounds[2],
-           CASE WHEN a.enabled THEN (SELECT b.p[a.enabled_rank] FROM best b) ELSE 0 END
+           CASE WHEN a.enabled THEN (SELECT b.p[a.enabled_rank] FROM best b) ELSE 0 END,
+           COALESCE(r.late, 0)
       FROM arms a
       LEFT JOIN pulls p ON p.arm_id = a.arm_id
       LEFT JOIN rewards r ON r.arm_id = a.arm_id
@@ -82,6 +89,8 @@ BEGIN
      ORDER BY a.arm_id;
 END
 $$;
+REVOKE ALL ON FUNCTION bandit_arm_stats(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bandit_arm_stats(text) TO bandit_analyst;
 
 -- ===========================================================================
 -- Running experiments safely: pause, guardrails, events
@@ -161,6 +170,19 @@ REVOKE ALL ON FUNCTION bandit_pause(text, text), bandit_resume(text),
 GRANT EXECUTE ON FUNCTION bandit_pause(text, text), bandit_resume(text),
     bandit_set_guardrail(text, float8, bigint, float8) TO bandit_admin;
 GRANT EXECUTE ON FUNCTION bandit_events(text) TO bandit_analyst;
+
+-- Units and delayed rewards: a reward later than the experiment's
+-- reward_window is logged as late and folded nowhere; sticky units and
+-- bandit_reward_unit find a unit's decisions by decision_unit_idx.
+ALTER TABLE bandit.reward ADD COLUMN late boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN bandit.reward.late IS 'true: the reward came after decided_at + the experiment''s reward_window and was not folded';
+CREATE INDEX decision_unit_idx ON bandit.decision (experiment_id, unit, id) WHERE unit IS NOT NULL;
+
+CREATE FUNCTION bandit_reward_unit(experiment text, unit text, reward float8) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION bandit_reward_unit(text, text, float8) IS 'reward the unit''s latest unrewarded decision inside the reward_window; returns its id, or NULL when there is none';
+REVOKE ALL ON FUNCTION bandit_reward_unit(text, text, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bandit_reward_unit(text, text, float8) TO bandit_app;
 
 -- ===========================================================================
 -- Posterior values: merge, decay (issue 7)

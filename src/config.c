@@ -12,6 +12,9 @@
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/json.h"
+#include "datatype/timestamp.h"
 
 #include "config.h"
 #include "linear.h"
@@ -74,10 +77,10 @@ static const char *
 allowed_keys_hint(const ExperimentConfig *config)
 {
 	const char *common = policy_is_contextual(config->policy)
-		? "reward_type, update, explore_share, min_propensity, context_dim, lambda"
+		? "reward_type, update, explore_share, min_propensity, sticky, reward_window, context_dim, lambda"
 		: config->reward_type == REWARD_GAUSSIAN
-		? "reward_type, update, explore_share, min_propensity, guardrail, prior_mean, prior_kappa, prior_alpha, prior_beta"
-		: "reward_type, update, explore_share, min_propensity, guardrail, prior_alpha, prior_beta";
+		? "reward_type, update, explore_share, min_propensity, sticky, reward_window, guardrail, prior_mean, prior_kappa, prior_alpha, prior_beta"
+		: "reward_type, update, explore_share, min_propensity, sticky, reward_window, guardrail, prior_alpha, prior_beta";
 	const char *extra = policy_keys(config->policy);
 
 	return psprintf("Policy \"%s\" with reward_type \"%s\" accepts: %s%s%s.",
@@ -235,6 +238,24 @@ guardrail_param(ExperimentConfig *config, JsonbValue *value)
 						 number_param("guardrail.confidence", confidence));
 }
 
+/* A positive interval given as text (e.g. "7 days"), normalised by interval_out. */
+static char *
+interval_param(const char *key, JsonbValue *value)
+{
+	char	   *text = string_param(key, value);
+	Interval   *span;
+
+	span = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+												 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	if (span->month < 0 || span->day < 0 || span->time < 0 ||
+		(span->month == 0 && span->day == 0 && span->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be a positive interval", key),
+				 errdetail("The value given was \"%s\".", text)));
+	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(span)));
+}
+
 static JsonbValue *
 find_key(Jsonb *params, const char *key)
 {
@@ -244,7 +265,8 @@ find_key(Jsonb *params, const char *key)
 static bool
 key_allowed(const ExperimentConfig *config, const char *key)
 {
-	static const char *const common[] = {"reward_type", "update", "explore_share", "min_propensity"};
+	static const char *const common[] = {"reward_type", "update", "explore_share", "min_propensity",
+	"sticky", "reward_window"};
 
 	for (int i = 0; i < (int) lengthof(common); i++)
 		if (strcmp(key, common[i]) == 0)
@@ -302,6 +324,8 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 	config->explore_share = 1.0;
 	config->min_propensity = 0.0;
 	config->guardrail = false;
+	config->sticky = false;
+	config->reward_window = NULL;
 	if (policy == POLICY_LINUCB)
 		config->epsilon = 0.0;	/* pure LinUCB unless exploration is asked for */
 
@@ -411,6 +435,16 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 		}
 		else if (strcmp(key, "guardrail") == 0)
 			guardrail_param(config, &val);
+		else if (strcmp(key, "sticky") == 0)
+		{
+			if (val.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("parameter \"sticky\" must be true or false")));
+			config->sticky = val.val.boolean;
+		}
+		else if (strcmp(key, "reward_window") == 0)
+			config->reward_window = interval_param(key, &val);
 	}
 	if (policy_is_contextual(policy) && config->context_dim == 0)
 		ereport(ERROR,
@@ -436,6 +470,13 @@ append_limits(StringInfo buf, const ExperimentConfig *config)
 		append_number(buf, "explore_share", config->explore_share);
 	if (config->min_propensity != 0.0)
 		append_number(buf, "min_propensity", config->min_propensity);
+	if (config->sticky)
+		appendStringInfoString(buf, ", \"sticky\": true");
+	if (config->reward_window != NULL)
+	{
+		appendStringInfoString(buf, ", \"reward_window\": ");
+		escape_json(buf, config->reward_window);
+	}
 	if (config->guardrail)
 	{
 		char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];

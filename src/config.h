@@ -51,6 +51,9 @@ typedef struct ExperimentConfig
 	/* exploration limits, any policy (see policy_apply_limits) */
 	double		explore_share;	/* run the policy with this probability, else the greedy arm; 1 = off */
 	double		min_propensity; /* every enabled arm gets at least this; 0 = off */
+	/* units and delayed rewards */
+	bool		sticky;			/* a unit keeps its arm: repeats logged as kind 'repeat' */
+	char	   *reward_window;	/* interval text, or NULL: later rewards are late, not folded */
 	/* guardrail (non-contextual policies): disable arms that clearly fall short */
 	bool		guardrail;
 	double		guardrail_min_reward;

@@ -162,7 +162,12 @@ arm_index_of(const ExperimentState *state, int32 arm_id)
 	pg_unreachable();
 }
 
-/* Every rewarded decision of the experiment, in decision order. */
+/*
+ * Every rewarded decision of the experiment, in decision order, except (from
+ * 0.4.0) a sticky unit's repeats, which were not drawn (their propensity is
+ * the unit's first draw's, and counting them would weight a unit by its
+ * visits), and late rewards, which the experiment does not count either.
+ */
 static Log
 read_log(const ExperimentState *state, int dim)
 {
@@ -170,7 +175,12 @@ read_log(const ExperimentState *state, int dim)
 	Datum		args[1] = {Int64GetDatum(state->id)};
 	Log			log;
 
-	if (SPI_execute_with_args("SELECT d.id, d.arm_id, d.propensity, r.reward, d.context"
+	if (SPI_execute_with_args(catalog_has_0_4()
+							  ? "SELECT d.id, d.arm_id, d.propensity, r.reward, d.context"
+							  "  FROM bandit.decision d JOIN bandit.reward r ON r.decision_id = d.id"
+							  " WHERE d.experiment_id = $1 AND d.kind <> 'repeat' AND NOT r.late"
+							  " ORDER BY d.decided_at, d.id"
+							  : "SELECT d.id, d.arm_id, d.propensity, r.reward, d.context"
 							  "  FROM bandit.decision d JOIN bandit.reward r ON r.decision_id = d.id"
 							  " WHERE d.experiment_id = $1 ORDER BY d.decided_at, d.id",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)

@@ -37,6 +37,7 @@
 PG_FUNCTION_INFO_V1(bandit_create);
 PG_FUNCTION_INFO_V1(bandit_select);
 PG_FUNCTION_INFO_V1(bandit_reward);
+PG_FUNCTION_INFO_V1(bandit_reward_unit);
 PG_FUNCTION_INFO_V1(bandit_refresh);
 PG_FUNCTION_INFO_V1(bandit_policy_prob);
 PG_FUNCTION_INFO_V1(bandit_add_arm);
@@ -135,6 +136,11 @@ bandit_create(PG_FUNCTION_ARGS)
 				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
 
 	catalog_begin(fcinfo);
+	if ((config.sticky || config.reward_window != NULL) && !catalog_has_0_4())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("parameters \"sticky\" and \"reward_window\" need version 0.4.0 or later of the extension's tables"),
+				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
 	{
 		Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
 		Datum		args[3] = {CStringGetTextDatum(name),
@@ -359,6 +365,38 @@ decide(const ExperimentState *state, const char *name, FunctionCallInfo fcinfo,
 }
 
 /*
+ * A sticky experiment's unit keeps the arm of its latest policy decision
+ * (its first, unless that arm was disabled since and it was drawn again):
+ * returns that arm's index and the propensity it was drawn with, or -1 when
+ * the unit has no such decision or the arm is disabled now.
+ */
+static int
+sticky_arm(const ExperimentState *state, Datum unit, double *propensity)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(state->id), unit};
+	bool		isnull;
+	int32		arm_id;
+
+	catalog_plan(&plan,
+				 "SELECT arm_id, propensity FROM bandit.decision"
+				 " WHERE experiment_id = $1 AND unit = $2 AND kind = 'policy'"
+				 " ORDER BY id DESC LIMIT 1",
+				 2, argtypes);
+	if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the unit's decisions");
+	if (SPI_processed == 0)
+		return -1;
+	arm_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*propensity = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	for (int i = 0; i < state->k; i++)
+		if (state->arm_ids[i] == arm_id)
+			return state->arms[i].enabled ? i : -1;
+	return -1;
+}
+
+/*
  * One decision per call, returned through the value-per-call protocol: all
  * of the call's memory lives in the SRF's multi-call context, which is
  * freed when the row has been returned, so a statement may call
@@ -379,6 +417,7 @@ bandit_select(PG_FUNCTION_ARGS)
 		char	   *arm_name;
 		double		propensity;
 		int64		decision_id;
+		const char *kind;
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
@@ -389,11 +428,19 @@ bandit_select(PG_FUNCTION_ARGS)
 
 		catalog_begin(fcinfo);
 		state = experiment_state(name, false);
-		arm = decide(state, name, fcinfo, &propensity);
+		kind = state->paused >= 0 ? "paused" : "policy";
+		if (state->config.sticky && !PG_ARGISNULL(2) && state->paused < 0 &&
+			(arm = sticky_arm(state, PG_GETARG_DATUM(2), &propensity)) >= 0)
+		{
+			/* the unit's arm; the context is still checked and logged */
+			(void) call_context(fcinfo, 1, state, name);
+			kind = "repeat";
+		}
+		else
+			arm = decide(state, name, fcinfo, &propensity);
 		/* the insert may run user triggers that flush or reload the cached state */
 		arm_name = MemoryContextStrdup(funcctx->multi_call_memory_ctx, state->arm_names[arm]);
-		decision_id = insert_decision(state, name, arm, propensity,
-									  state->paused >= 0 ? "paused" : "policy",
+		decision_id = insert_decision(state, name, arm, propensity, kind,
 									  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1), PG_ARGISNULL(1),
 									  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2));
 		catalog_end();
@@ -438,17 +485,21 @@ check_arm_solvable(const char *arm, Datum linear, const char *hint)
  * bandit_reward(decision_id, reward) RETURNS void
  * ------------------------------------------------------------------------
  */
-Datum
-bandit_reward(PG_FUNCTION_ARGS)
+/*
+ * Record (and fold, or queue) one reward of a decision: the body of
+ * bandit_reward and bandit_reward_unit, between catalog_begin and
+ * catalog_end.  A reward later than the experiment's reward_window is
+ * logged as late and folded nowhere.
+ */
+static void
+reward_decision(int64 decision_id, double reward)
 {
 	static SPIPlanPtr lookup_plan = NULL;
-	static SPIPlanPtr log_plan = NULL;
+	static SPIPlanPtr log_plans[2] = {NULL, NULL};	/* [late] */
 	static SPIPlanPtr online_plan = NULL;
 	static SPIPlanPtr online_linear_plan = NULL;
 	static SPIPlanPtr slot_plan = NULL;
 	static SPIPlanPtr pending_plan = NULL;
-	int64		decision_id;
-	double		reward;
 	Datum		experiment_id,
 				arm_id,
 				propensity,
@@ -460,14 +511,9 @@ bandit_reward(PG_FUNCTION_ARGS)
 	char	   *reward_type;
 	char	   *experiment_name;
 	bool		guardrail;
+	bool		late;
 
-	check_not_null(fcinfo, 0, "decision_id");
-	check_not_null(fcinfo, 1, "reward");
-	decision_id = PG_GETARG_INT64(0);
-	reward = PG_GETARG_FLOAT8(1);
 	check_reward_finite(reward);
-
-	catalog_begin(fcinfo);
 	{
 		Oid			argtypes[1] = {INT8OID};
 		Datum		args[1] = {Int64GetDatum(decision_id)};
@@ -477,7 +523,9 @@ bandit_reward(PG_FUNCTION_ARGS)
 		catalog_plan(&lookup_plan,
 					 "SELECT d.experiment_id, d.arm_id, d.propensity,"
 					 "       e.params ->> 'reward_type', e.params ->> 'update',"
-					 "       e.policy, d.context, e.name, e.params ? 'guardrail'"
+					 "       e.policy, d.context, e.name, e.params ? 'guardrail',"
+					 "       coalesce(d.decided_at + (e.params ->> 'reward_window')::interval"
+					 "                < pg_catalog.now(), false)"
 					 "  FROM bandit.decision d JOIN bandit.experiment e ON e.id = d.experiment_id"
 					 " WHERE d.id = $1",
 					 1, argtypes);
@@ -498,6 +546,7 @@ bandit_reward(PG_FUNCTION_ARGS)
 		context = SPI_getbinval(tuple, desc, 7, &context_null);
 		experiment_name = SPI_getvalue(tuple, desc, 8);
 		guardrail = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
+		late = DatumGetBool(SPI_getbinval(tuple, desc, 10, &isnull));
 		if (contextual && context_null)
 			report_inconsistent_tables(psprintf("Decision " INT64_FORMAT " of a contextual experiment has no context.",
 												decision_id));
@@ -506,17 +555,25 @@ bandit_reward(PG_FUNCTION_ARGS)
 		check_reward_unit_interval(reward);
 
 	{
-		Oid			argtypes[4] = {INT8OID, INT8OID, INT4OID, FLOAT8OID};
-		Datum		args[4] = {Int64GetDatum(decision_id), experiment_id, arm_id,
-		Float8GetDatum(reward)};
+		Oid			argtypes[5] = {INT8OID, INT8OID, INT4OID, FLOAT8OID, BOOLOID};
+		Datum		args[5] = {Int64GetDatum(decision_id), experiment_id, arm_id,
+		Float8GetDatum(reward), BoolGetDatum(late)};
 
-		/* The primary key makes a second reward impossible, concurrency included. */
-		catalog_plan(&log_plan,
-					 "INSERT INTO bandit.reward (decision_id, experiment_id, arm_id, reward)"
+		/*
+		 * The primary key makes a second reward impossible, concurrency
+		 * included.  (Only experiments with a reward_window, which need the
+		 * tables of 0.4.0, have late rewards.)
+		 */
+		catalog_plan(&log_plans[late],
+					 late
+					 ? "INSERT INTO bandit.reward (decision_id, experiment_id, arm_id, reward, late)"
+					 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (decision_id) DO NOTHING"
+					 " RETURNING decision_id"
+					 : "INSERT INTO bandit.reward (decision_id, experiment_id, arm_id, reward)"
 					 " VALUES ($1, $2, $3, $4) ON CONFLICT (decision_id) DO NOTHING"
 					 " RETURNING decision_id",
-					 4, argtypes);
-		if (SPI_execute_plan(log_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+					 late ? 5 : 4, argtypes);
+		if (SPI_execute_plan(log_plans[late], args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not log reward");
 		if (SPI_processed == 0)
 			ereport(ERROR,
@@ -525,6 +582,8 @@ bandit_reward(PG_FUNCTION_ARGS)
 					 errdetail("Each decision takes exactly one reward.")));
 	}
 
+	if (late)
+		return;					/* logged, counted by bandit_arm_stats, never folded */
 	if (online && contextual)
 	{
 		Oid			argtypes[5] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8ARRAYOID};
@@ -593,8 +652,68 @@ bandit_reward(PG_FUNCTION_ARGS)
 	/* an online reward is folded now: the arm may trip the guardrail now */
 	if (online && guardrail)
 		guardrail_check(experiment_name, DatumGetInt32(arm_id));
+}
+
+Datum
+bandit_reward(PG_FUNCTION_ARGS)
+{
+	check_not_null(fcinfo, 0, "decision_id");
+	check_not_null(fcinfo, 1, "reward");
+	catalog_begin(fcinfo);
+	reward_decision(PG_GETARG_INT64(0), PG_GETARG_FLOAT8(1));
 	catalog_end();
 	PG_RETURN_VOID();
+}
+
+/* ------------------------------------------------------------------------
+ * bandit_reward_unit(experiment, unit, reward) RETURNS bigint
+ *
+ * For conversion events that know the unit but not the decision: credits
+ * the unit's latest decision that has no reward yet and is still inside the
+ * experiment's reward_window (any age without one).  Returns the decision's
+ * id, or NULL when there is none to credit (nothing is recorded then).
+ * ------------------------------------------------------------------------
+ */
+Datum
+bandit_reward_unit(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+	int64		decision_id;
+	bool		isnull;
+
+	check_not_null(fcinfo, 0, "experiment");
+	check_not_null(fcinfo, 1, "unit");
+	check_not_null(fcinfo, 2, "reward");
+	check_reward_finite(PG_GETARG_FLOAT8(2));
+	catalog_begin(fcinfo);
+	if (!catalog_has_0_4())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bandit_reward_unit needs version 0.4.0 or later of the extension's tables"),
+				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
+	args[0] = Int64GetDatum(experiment_id(text_to_cstring(PG_GETARG_TEXT_PP(0)), false));
+	args[1] = PG_GETARG_DATUM(1);
+	catalog_plan(&plan,
+				 "SELECT d.id FROM bandit.decision d JOIN bandit.experiment e ON e.id = d.experiment_id"
+				 " WHERE d.experiment_id = $1 AND d.unit = $2"
+				 "   AND NOT EXISTS (SELECT 1 FROM bandit.reward r WHERE r.decision_id = d.id)"
+				 "   AND coalesce(d.decided_at + (e.params ->> 'reward_window')::interval"
+				 "                >= pg_catalog.now(), true)"
+				 " ORDER BY d.id DESC LIMIT 1",
+				 2, argtypes);
+	if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the unit's decisions");
+	if (SPI_processed == 0)
+	{
+		catalog_end();
+		PG_RETURN_NULL();
+	}
+	decision_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	reward_decision(decision_id, PG_GETARG_FLOAT8(2));
+	catalog_end();
+	PG_RETURN_INT64(decision_id);
 }
 
 /* ------------------------------------------------------------------------

@@ -46,7 +46,7 @@ default=$(q -d postgres -c "SELECT default_version FROM pg_available_extensions 
 versions=$(q -d postgres -c "SELECT version FROM pg_available_extension_versions WHERE name = 'bandit'
                              ORDER BY string_to_array(version, '.')::int[]")
 oldest=$(echo "$versions" | head -1)
-echo "1..$((7 + $(echo "$versions" | wc -l)))"
+echo "1..$((8 + $(echo "$versions" | wc -l)))"
 
 q -d postgres -c "DROP DATABASE IF EXISTS bandit_upgrade_fresh" -c "DROP DATABASE IF EXISTS bandit_upgrade_walk" \
   -c "CREATE DATABASE bandit_upgrade_fresh" -c "CREATE DATABASE bandit_upgrade_walk" >/dev/null
@@ -74,13 +74,18 @@ check "a database at $oldest works with the current library before it is updated
 too_early=$(q -d bandit_upgrade_walk -c "SELECT bandit_create('ctx', ARRAY['a'], 'linucb', '{\"context_dim\": 2}')" 2>&1 || true)
 check "before its update it refuses a contextual experiment with a hint to update" \
   grep -q "ALTER EXTENSION bandit UPDATE" <<<"$too_early"
+# the columns of 0.1.0 (later versions add columns with defaults:
+# experiment.paused_arm, decision.kind, reward.late, arm.linear)
 log_snapshot() {
   q -d bandit_upgrade_walk -c "
-    SELECT 'experiment', e::text FROM bandit.experiment e UNION ALL
+    SELECT 'experiment', (e.id, e.name, e.policy, e.params, e.version, e.created_at)::text
+      FROM bandit.experiment e UNION ALL
     SELECT 'arm', (a.experiment_id, a.arm_id, a.name, a.enabled, a.version, a.beta, a.normal, a.ipw_sum)::text
       FROM bandit.arm a UNION ALL
-    SELECT 'decision', d::text FROM bandit.decision d UNION ALL
-    SELECT 'reward', r::text FROM bandit.reward r UNION ALL
+    SELECT 'decision', (d.id, d.experiment_id, d.arm_id, d.propensity, d.context, d.unit, d.state_version,
+                        d.decided_at)::text FROM bandit.decision d UNION ALL
+    SELECT 'reward', (r.decision_id, r.experiment_id, r.arm_id, r.reward, r.rewarded_at)::text
+      FROM bandit.reward r UNION ALL
     SELECT 'pending', p::text FROM bandit.pending_reward p
     ORDER BY 1, 2"
 }
@@ -95,6 +100,11 @@ check "the walked extension has exactly the objects of a fresh install" \
   diff <(objects bandit_upgrade_fresh) <(objects bandit_upgrade_walk)
 check "every experiment, arm, decision and reward logged before the updates is unchanged" \
   diff <(echo "$before") <(log_snapshot)
+check "the columns added by the updates hold their defaults for old rows (policy decisions, rewards not late, not paused)" \
+  test "$(q -d bandit_upgrade_walk -c "SELECT (SELECT count(*) FROM bandit.decision WHERE kind <> 'policy')
+                                          + (SELECT count(*) FROM bandit.reward WHERE late)
+                                          + (SELECT count(*) FROM bandit.experiment WHERE paused_arm IS NOT NULL)
+                                          + (SELECT count(*) FROM bandit.reward_slot)")" = 0
 check "after the updates the pending rewards of an old experiment fold" \
   test "$(q -d bandit_upgrade_walk -c "SELECT bandit_refresh('old_batch')")" = 50
 check "after the updates old experiments select, and new features work" \
