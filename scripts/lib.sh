@@ -19,7 +19,7 @@ BANDIT_PACKAGES=(
   make gcc libc6-dev
   postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib
   liblapacke-dev liblapack-dev libblas-dev
-  postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl
+  postgresql-$PG_MAJOR-pgtap postgresql-$PG_MAJOR-plproxy libtap-parser-sourcehandler-pgtap-perl
   python3-numpy python3-scipy python3-psycopg2 python3-mpmath
 )
 
