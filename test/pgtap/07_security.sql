@@ -18,7 +18,7 @@
 --     an override path of pg_catalog and the extension's schema.)
 \set ON_ERROR_STOP 1
 BEGIN;
-SELECT plan(39);
+SELECT plan(47);
 
 SELECT is((SELECT count(*) FROM pg_roles WHERE rolname IN ('bandit_admin', 'bandit_app', 'bandit_analyst')),
           3::bigint, 'the roles bandit_admin, bandit_app and bandit_analyst exist');
@@ -47,6 +47,8 @@ SELECT lives_ok($$ SELECT bandit_reward(decision_id, 1) FROM bandit_select('sec_
 SELECT lives_ok($$ SELECT bandit_refresh('sec_batch') $$, 'admin: bandit_refresh');
 SELECT lives_ok($$ SELECT * FROM bandit_arm_stats('sec_ts') $$, 'admin: bandit_arm_stats (a bandit_analyst too)');
 SELECT lives_ok($$ SELECT bandit_prune('sec_batch', now() - interval '1 year') $$, 'admin: bandit_prune');
+SELECT lives_ok($$ SELECT bandit_pause('sec_batch', 'a'), bandit_resume('sec_batch') $$, 'admin: bandit_pause and bandit_resume');
+SELECT lives_ok($$ SELECT bandit_set_guardrail('sec_batch', 0.01, 1000) $$, 'admin: bandit_set_guardrail');
 SELECT throws_ok($$ SELECT * FROM bandit.experiment $$, '42501', NULL, 'admin: reading the tables directly is refused');
 SELECT throws_ok($$ DELETE FROM bandit.decision $$, '42501', NULL, 'admin: writing the tables directly is refused');
 RESET ROLE;
@@ -60,6 +62,9 @@ SELECT throws_ok($$ SELECT bandit_create('x', ARRAY['a']) $$, '42501', NULL, 'ap
 SELECT throws_ok($$ SELECT bandit_refresh() $$, '42501', NULL, 'app: bandit_refresh is refused');
 SELECT throws_ok($$ SELECT bandit_drop('sec_ts') $$, '42501', NULL, 'app: bandit_drop is refused');
 SELECT throws_ok($$ SELECT bandit_prune('sec_ts', now()) $$, '42501', NULL, 'app: bandit_prune is refused');
+SELECT lives_ok($$ SELECT bandit_reward_unit('sec_ts', 'nobody-seen', 1) $$, 'app: bandit_reward_unit');
+SELECT throws_ok($$ SELECT bandit_pause('sec_ts', 'a') $$, '42501', NULL, 'app: bandit_pause is refused');
+SELECT throws_ok($$ SELECT * FROM bandit_events('sec_ts') $$, '42501', NULL, 'app: bandit_events is refused');
 SELECT throws_ok($$ SELECT * FROM bandit_arm_stats('sec_ts') $$, '42501', NULL, 'app: bandit_arm_stats is refused');
 SELECT throws_ok($$ SELECT * FROM bandit_log $$, '42501', NULL, 'app: bandit_log is refused');
 SELECT throws_ok($$ SELECT * FROM bandit_evaluate('sec_ts', 'uniform') $$, '42501', NULL, 'app: bandit_evaluate is refused');
@@ -78,8 +83,39 @@ SELECT lives_ok($$ SELECT bandit_policy_prob('sec_ts', 'a') $$, 'analyst: bandit
 SELECT throws_ok($$ SELECT * FROM bandit_select('sec_ts') $$, '42501', NULL, 'analyst: bandit_select is refused');
 SELECT throws_ok($$ SELECT bandit_reward(1, 1) $$, '42501', NULL, 'analyst: bandit_reward is refused');
 SELECT throws_ok($$ SELECT bandit_add_arm('sec_ts', 'd') $$, '42501', NULL, 'analyst: bandit_add_arm is refused');
+SELECT ok((SELECT count(*) FROM bandit_events('sec_ts')) >= 3, 'analyst: bandit_events');
+SELECT throws_ok($$ SELECT bandit_set_guardrail('sec_ts', 0.1, 10) $$, '42501', NULL, 'analyst: bandit_set_guardrail is refused');
 SELECT throws_ok($$ SELECT * FROM bandit.decision $$, '42501', NULL, 'analyst: reading the tables directly is refused');
 RESET ROLE;
+
+-- ---------------------------------------------------------------------------
+-- every function that acts or reads the tables (SECURITY DEFINER, or in
+-- schema bandit): exactly the intended roles may execute it, PUBLIC none
+-- (a function added without a decision here fails this test)
+-- ---------------------------------------------------------------------------
+CREATE TEMP TABLE intended_grants (fn text, grantee text);
+INSERT INTO intended_grants VALUES
+    ('bandit_create', 'bandit_admin'), ('bandit_add_arm', 'bandit_admin'),
+    ('bandit_set_arm_enabled', 'bandit_admin'), ('bandit_drop', 'bandit_admin'),
+    ('bandit_refresh', 'bandit_admin'), ('bandit_prune', 'bandit_admin'),
+    ('bandit_pause', 'bandit_admin'), ('bandit_resume', 'bandit_admin'),
+    ('bandit_set_guardrail', 'bandit_admin'),
+    ('bandit_select', 'bandit_app'), ('bandit_reward', 'bandit_app'), ('bandit_reward_unit', 'bandit_app'),
+    ('bandit_arm_stats', 'bandit_analyst'), ('bandit_policy_prob', 'bandit_analyst'),
+    ('bandit_evaluate', 'bandit_analyst'), ('bandit_replay', 'bandit_analyst'),
+    ('bandit_events', 'bandit_analyst'), ('bandit_srm', 'bandit_analyst'),
+    ('bandit_timeline', 'bandit_analyst'), ('bandit_regret', 'bandit_analyst'),
+    ('bandit_drift', 'bandit_analyst');
+SELECT set_eq(
+    $$SELECT p.proname::text, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END
+        FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'bandit'
+        JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+        CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+       WHERE d.deptype = 'e' AND (p.prosecdef OR p.pronamespace = 'bandit'::regnamespace)
+         AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner$$,
+    $$SELECT fn, grantee FROM intended_grants
+       WHERE fn IN (SELECT proname FROM pg_proc)$$,
+    'every acting or reading function: EXECUTE for exactly its intended role, none for PUBLIC');
 
 -- ---------------------------------------------------------------------------
 -- no grant at all: only the pure functions
