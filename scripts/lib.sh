@@ -21,6 +21,7 @@ BANDIT_PACKAGES=(
   liblapacke-dev liblapack-dev libblas-dev
   postgresql-$PG_MAJOR-pgtap postgresql-$PG_MAJOR-plproxy libtap-parser-sourcehandler-pgtap-perl
   python3-numpy python3-scipy python3-psycopg2 python3-mpmath
+  python3-pandas python3-matplotlib jupyter-nbconvert python3-ipykernel
 )
 
 ensure_packages() {

@@ -103,6 +103,8 @@ COMMENT ON COLUMN bandit.experiment.paused_arm IS 'the arm every decision serves
 ALTER TABLE bandit.decision ADD COLUMN kind text NOT NULL DEFAULT 'policy'
     CHECK (kind IN ('policy', 'paused', 'repeat'));
 COMMENT ON COLUMN bandit.decision.kind IS 'policy: drawn from the policy; paused: the paused experiment''s default arm (propensity 1); repeat: a sticky unit''s earlier arm';
+ALTER TABLE bandit.reward ADD COLUMN late boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN bandit.reward.late IS 'true: the reward came after decided_at + the experiment''s reward_window and was not folded';
 
 -- Every change of an experiment, kept after the experiment is dropped (no
 -- foreign key), in the order made.
@@ -125,10 +127,10 @@ COMMENT ON TABLE bandit.event IS 'every change of every experiment: when, who (s
 SELECT pg_catalog.pg_extension_config_dump('bandit.event', '');
 SELECT pg_catalog.pg_extension_config_dump('bandit.event_id_seq', '');
 
--- the log view shows how each decision was made
+-- the log view shows how each decision was made, and which rewards came late
 CREATE OR REPLACE VIEW bandit_log AS
 SELECT e.name AS experiment, d.id AS decision_id, a.name AS arm, d.propensity, d.context,
-       d.unit, r.reward, d.decided_at, r.rewarded_at, d.kind
+       d.unit, r.reward, d.decided_at, r.rewarded_at, d.kind, r.late
   FROM bandit.decision d
   JOIN bandit.experiment e ON e.id = d.experiment_id
   JOIN bandit.arm a ON a.experiment_id = d.experiment_id AND a.arm_id = d.arm_id
@@ -174,8 +176,6 @@ GRANT EXECUTE ON FUNCTION bandit_events(text) TO bandit_analyst;
 -- Units and delayed rewards: a reward later than the experiment's
 -- reward_window is logged as late and folded nowhere; sticky units and
 -- bandit_reward_unit find a unit's decisions by decision_unit_idx.
-ALTER TABLE bandit.reward ADD COLUMN late boolean NOT NULL DEFAULT false;
-COMMENT ON COLUMN bandit.reward.late IS 'true: the reward came after decided_at + the experiment''s reward_window and was not folded';
 CREATE INDEX decision_unit_idx ON bandit.decision (experiment_id, unit, id) WHERE unit IS NOT NULL;
 
 CREATE FUNCTION bandit_reward_unit(experiment text, unit text, reward float8) RETURNS bigint
