@@ -7,13 +7,13 @@ OBJS = src/bandit.o src/random.o src/posterior.o src/aggregates.o \
        src/distributions.o src/thompson.o src/config.o src/policy.o \
        src/catalog.o src/experiment.o src/textio.o src/linear.o \
        src/linear_math.o src/linear_aggregates.o src/contextual.o src/lints.o src/ope.o src/ope_aggregates.o \
-       src/evaluate.o src/reward_slot.o src/operations.o
+       src/evaluate.o src/reward_slot.o src/operations.o src/posterior_ops.o src/window_aggregates.o src/monitoring.o
 
 DATA = $(wildcard sql/bandit--*.sql)
 
 REGRESS = types aggregates api errors linear
 
-ISOLATION = reward_refresh double_reward arm_changes hot_arm pause
+ISOLATION = reward_refresh double_reward arm_changes hot_arm pause guardrail_race
 
 PG_CPPFLAGS += -I$(srcdir)/src
 SHLIB_LINK += -llapacke -llapack -lblas -lm

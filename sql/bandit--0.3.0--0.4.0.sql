@@ -177,6 +177,9 @@ GRANT EXECUTE ON FUNCTION bandit_events(text) TO bandit_analyst;
 -- reward_window is logged as late and folded nowhere; sticky units and
 -- bandit_reward_unit find a unit's decisions by decision_unit_idx.
 CREATE INDEX decision_unit_idx ON bandit.decision (experiment_id, unit, id) WHERE unit IS NOT NULL;
+-- a sticky unit's arm: its latest policy decision, found without walking its repeats
+CREATE INDEX decision_unit_policy_idx ON bandit.decision (experiment_id, unit, id)
+    WHERE unit IS NOT NULL AND kind = 'policy';
 
 CREATE FUNCTION bandit_reward_unit(experiment text, unit text, reward float8) RETURNS bigint
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;

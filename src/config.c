@@ -13,6 +13,8 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/datetime.h"
+#include "miscadmin.h"
 #include "utils/json.h"
 #include "datatype/timestamp.h"
 
@@ -253,7 +255,15 @@ interval_param(const char *key, JsonbValue *value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("parameter \"%s\" must be a positive interval", key),
 				 errdetail("The value given was \"%s\".", text)));
-	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(span)));
+	/* ISO 8601 (e.g. "PT1H"): read back the same whatever a session's IntervalStyle */
+	{
+		struct pg_itm itm;
+		char		buf[MAXDATELEN + 1];
+
+		interval2itm(*span, &itm);
+		EncodeInterval(&itm, INTSTYLE_ISO_8601, buf);
+		return pstrdup(buf);
+	}
 }
 
 static JsonbValue *

@@ -136,10 +136,10 @@ bandit_create(PG_FUNCTION_ARGS)
 				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
 
 	catalog_begin(fcinfo);
-	if ((config.sticky || config.reward_window != NULL) && !catalog_has_0_4())
+	if ((config.sticky || config.reward_window != NULL || config.guardrail) && !catalog_has_0_4())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("parameters \"sticky\" and \"reward_window\" need version 0.4.0 or later of the extension's tables"),
+				 errmsg("parameters \"sticky\", \"reward_window\" and \"guardrail\" need version 0.4.0 or later of the extension's tables"),
 				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
 	{
 		Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};

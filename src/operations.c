@@ -76,6 +76,34 @@ upper_bound(const ExperimentConfig *config, const ArmState *arm, double confiden
 	return dist_beta_quantile(confidence, arm->alpha, arm->beta);
 }
 
+/*
+ * Before a trip, take the experiment row lock (as bandit_pause and
+ * bandit_set_arm_enabled do) and look again, in a snapshot taken after it:
+ * two sessions tripping two arms at once, or a trip beside a pause, must not
+ * leave no enabled arm or a pause on a disabled arm.
+ */
+static bool
+trip_still_allowed(int64 id, int32 arm_id)
+{
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(id), Int32GetDatum(arm_id)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT 1 FROM bandit.experiment WHERE id = $1 FOR NO KEY UPDATE",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not lock experiment " INT64_FORMAT, id);
+	if (SPI_execute_with_args("SELECT a.enabled AND e.paused_arm IS DISTINCT FROM a.arm_id"
+							  "       AND (SELECT count(*) FROM bandit.arm o"
+							  "             WHERE o.experiment_id = $1 AND o.enabled) > 1"
+							  "  FROM bandit.arm a JOIN bandit.experiment e ON e.id = a.experiment_id"
+							  " WHERE a.experiment_id = $1 AND a.arm_id = $2",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read arm %d", arm_id);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 void
 guardrail_check(const char *experiment, int32 arm_id)
 {
@@ -113,6 +141,8 @@ guardrail_check(const char *experiment, int32 arm_id)
 			continue;
 		upper = upper_bound(&config, &arms[i], config.guardrail_confidence);
 		if (!(upper < config.guardrail_min_reward) || enabled <= 1)
+			continue;
+		if (!trip_still_allowed(id, arm_ids[i]))
 			continue;
 		{
 			Oid			argtypes[2] = {INT8OID, INT4OID};
