@@ -7,7 +7,7 @@ OBJS = src/bandit.o src/random.o src/posterior.o src/aggregates.o \
        src/distributions.o src/thompson.o src/config.o src/policy.o \
        src/catalog.o src/experiment.o src/textio.o src/linear.o \
        src/linear_math.o src/linear_aggregates.o src/contextual.o src/lints.o src/ope.o src/ope_aggregates.o \
-       src/evaluate.o src/reward_slot.o src/operations.o src/posterior_ops.o src/window_aggregates.o src/monitoring.o
+       src/evaluate.o src/reward_slot.o src/operations.o src/forgetting.o src/posterior_ops.o src/window_aggregates.o src/monitoring.o
 
 DATA = $(wildcard sql/bandit--*.sql)
 

@@ -100,6 +100,9 @@ GRANT EXECUTE ON FUNCTION bandit_arm_stats(text) TO bandit_analyst;
 -- of the experiment), with propensity 1, logged with kind 'paused'.
 ALTER TABLE bandit.experiment ADD COLUMN paused_arm int CHECK (paused_arm > 0);
 COMMENT ON COLUMN bandit.experiment.paused_arm IS 'the arm every decision serves while the experiment is paused (bandit_pause), else NULL';
+-- posteriors that forget (half_life, window) are as of the last refresh
+ALTER TABLE bandit.experiment ADD COLUMN state_time timestamptz;
+COMMENT ON COLUMN bandit.experiment.state_time IS 'half_life and window: the time the arms'' posteriors were last recomputed for (bandit_refresh), else NULL';
 ALTER TABLE bandit.decision ADD COLUMN kind text NOT NULL DEFAULT 'policy'
     CHECK (kind IN ('policy', 'paused', 'repeat'));
 COMMENT ON COLUMN bandit.decision.kind IS 'policy: drawn from the policy; paused: the paused experiment''s default arm (propensity 1); repeat: a sticky unit''s earlier arm';
@@ -190,3 +193,301 @@ GRANT EXECUTE ON FUNCTION bandit_reward_unit(text, text, float8) TO bandit_app;
 -- ===========================================================================
 -- Posterior values: merge, decay (issue 7)
 -- ===========================================================================
+
+-- posterior_merge(p, q): the posterior given the data of both, the prior
+-- counted once (the natural parameters of p and q added, the prior's
+-- subtracted); also the operator +.  posterior_decay(p, factor): every
+-- observation in p weighted by factor in [0, 1], i.e. p moved toward the
+-- prior (1: p, 0: the prior); n becomes round(factor * n).  The two-argument
+-- forms use the default prior, which the aggregates start from; the
+-- three-argument forms take the prior (for experiments with other priors).
+CREATE FUNCTION posterior_merge(p beta_posterior, q beta_posterior) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME', 'beta_posterior_merge_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_merge(p beta_posterior, q beta_posterior, prior beta_posterior) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME', 'beta_posterior_merge_prior_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_merge(p normal_posterior, q normal_posterior) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME', 'normal_posterior_merge_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_merge(p normal_posterior, q normal_posterior, prior normal_posterior) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME', 'normal_posterior_merge_prior_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_decay(p beta_posterior, factor float8) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME', 'beta_posterior_decay_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_decay(p beta_posterior, factor float8, prior beta_posterior) RETURNS beta_posterior
+    AS 'MODULE_PATHNAME', 'beta_posterior_decay_prior_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_decay(p normal_posterior, factor float8) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME', 'normal_posterior_decay_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION posterior_decay(p normal_posterior, factor float8, prior normal_posterior) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME', 'normal_posterior_decay_prior_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION posterior_merge(beta_posterior, beta_posterior) IS 'the posterior given the data of both, the default prior Beta(1, 1) counted once';
+COMMENT ON FUNCTION posterior_merge(beta_posterior, beta_posterior, beta_posterior) IS 'the posterior given the data of both, their common prior counted once';
+COMMENT ON FUNCTION posterior_merge(normal_posterior, normal_posterior) IS 'the posterior given the data of both, the default prior NIG(0, 0.01, 1, 1) counted once';
+COMMENT ON FUNCTION posterior_merge(normal_posterior, normal_posterior, normal_posterior) IS 'the posterior given the data of both, their common prior counted once';
+COMMENT ON FUNCTION posterior_decay(beta_posterior, float8) IS 'every observation weighted by factor in [0, 1]: toward the default prior Beta(1, 1); n = round(factor * n)';
+COMMENT ON FUNCTION posterior_decay(beta_posterior, float8, beta_posterior) IS 'every observation weighted by factor in [0, 1]: toward the given prior';
+COMMENT ON FUNCTION posterior_decay(normal_posterior, float8) IS 'every observation weighted by factor in [0, 1]: toward the default prior NIG(0, 0.01, 1, 1); n = round(factor * n)';
+COMMENT ON FUNCTION posterior_decay(normal_posterior, float8, normal_posterior) IS 'every observation weighted by factor in [0, 1]: toward the given prior';
+
+CREATE OPERATOR + (
+    LEFTARG = beta_posterior, RIGHTARG = beta_posterior,
+    FUNCTION = posterior_merge, COMMUTATOR = +
+);
+CREATE OPERATOR + (
+    LEFTARG = normal_posterior, RIGHTARG = normal_posterior,
+    FUNCTION = posterior_merge, COMMUTATOR = +
+);
+
+-- The posterior aggregates as moving window functions: an inverse transition
+-- removes a row when the frame's start moves (beta: from the compensated
+-- sums; normal: a shifted-sums state of its own), so
+--   beta_posterior_agg(r) OVER (PARTITION BY arm ORDER BY t RANGE '7 days' PRECEDING)
+-- costs O(1) per row.  CREATE OR REPLACE keeps everything that depends on
+-- the aggregates.
+CREATE FUNCTION beta_posterior_agg_inv(internal, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_agg_mtrans(internal, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_agg_minv(internal, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION normal_posterior_agg_mfinal(internal) RETURNS normal_posterior
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE OR REPLACE AGGREGATE beta_posterior_agg(reward float8) (
+    SFUNC = beta_posterior_agg_trans,
+    STYPE = internal,
+    FINALFUNC = beta_posterior_agg_final,
+    COMBINEFUNC = beta_posterior_agg_combine,
+    SERIALFUNC = beta_posterior_agg_serialize,
+    DESERIALFUNC = beta_posterior_agg_deserialize,
+    MSFUNC = beta_posterior_agg_trans,
+    MINVFUNC = beta_posterior_agg_inv,
+    MSTYPE = internal,
+    MFINALFUNC = beta_posterior_agg_final,
+    PARALLEL = SAFE
+);
+
+CREATE OR REPLACE AGGREGATE normal_posterior_agg(reward float8) (
+    SFUNC = normal_posterior_agg_trans,
+    STYPE = internal,
+    FINALFUNC = normal_posterior_agg_final,
+    COMBINEFUNC = normal_posterior_agg_combine,
+    SERIALFUNC = normal_posterior_agg_serialize,
+    DESERIALFUNC = normal_posterior_agg_deserialize,
+    MSFUNC = normal_posterior_agg_mtrans,
+    MINVFUNC = normal_posterior_agg_minv,
+    MSTYPE = internal,
+    MFINALFUNC = normal_posterior_agg_mfinal,
+    PARALLEL = SAFE
+);
+
+-- ===========================================================================
+-- Monitoring: sample ratio mismatch, timeline, regret, drift (issue 7)
+-- ===========================================================================
+
+-- Internal: the numerical parts, called by the functions below.
+CREATE FUNCTION bandit.srm_trans(internal, arm_id int, propensity float8, reset boolean) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bandit_srm_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION bandit.srm_final(internal) RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'bandit_srm_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE bandit.srm_accum(arm_id int, propensity float8, reset boolean) (
+    SFUNC = bandit.srm_trans,
+    STYPE = internal,
+    FINALFUNC = bandit.srm_final
+);
+COMMENT ON AGGREGATE bandit.srm_accum(int, float8, boolean) IS 'internal: sample ratio mismatch over decisions (and arm resets) in time order: {arms, decisions, chi_square, p_value, df}';
+CREATE FUNCTION bandit.welch_p_value(n1 bigint, mean1 float8, var1 float8,
+                                     n2 bigint, mean2 float8, var2 float8) RETURNS float8
+    AS 'MODULE_PATHNAME', 'bandit_welch_p_value' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION bandit.welch_p_value(bigint, float8, float8, bigint, float8, float8) IS 'internal: two-sided p-value of Welch''s t-test from counts, means and sample variances';
+REVOKE ALL ON FUNCTION bandit.srm_trans(internal, int, float8, boolean), bandit.srm_final(internal),
+    bandit.srm_accum(int, float8, boolean),
+    bandit.welch_p_value(bigint, float8, float8, bigint, float8, float8) FROM PUBLIC;
+
+CREATE FUNCTION bandit_srm(experiment text)
+    RETURNS TABLE (arms int, decisions bigint, chi_square float8, p_value float8)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    eid bigint;
+    r float8[];
+BEGIN
+    IF experiment IS NULL THEN
+        RAISE EXCEPTION 'experiment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT e.id INTO eid FROM bandit.experiment e WHERE e.name = experiment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    -- the policy's decisions (not paused ones, not sticky repeats) and the
+    -- times arms were disabled, in time order; an event comes before the
+    -- decisions of its own instant
+    SELECT bandit.srm_accum(s.arm_id, s.propensity, s.reset ORDER BY s.at, s.event_first, s.id)
+      INTO r
+      FROM (SELECT d.decided_at AS at, 1 AS event_first, d.id, d.arm_id, d.propensity, false AS reset
+              FROM bandit.decision d
+             WHERE d.experiment_id = eid AND d.kind = 'policy'
+            UNION ALL
+            SELECT ev.at, 0, ev.id, a.arm_id, NULL, true
+              FROM bandit.event ev
+              JOIN bandit.arm a ON a.experiment_id = ev.experiment_id AND a.name = ev.arm
+             WHERE ev.experiment_id = eid AND ev.what IN ('arm disabled', 'guardrail tripped')) s;
+    arms := r[1]::int;
+    decisions := r[2]::bigint;
+    chi_square := r[3];
+    p_value := r[4];
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION bandit_srm(text) IS 'sample ratio mismatch: do the logged arms follow the logged propensities? chi-square with arms - 1 degrees of freedom';
+
+CREATE FUNCTION bandit_timeline(experiment text, bucket interval)
+    RETURNS TABLE (bucket_start timestamptz, arm text, decisions bigint, share float8, rewards bigint,
+                   mean_reward float8)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    eid bigint;
+    width interval := bucket;
+BEGIN
+    IF experiment IS NULL OR width IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN experiment IS NULL THEN 'experiment' ELSE 'bucket' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF width <= interval '0' OR extract(month FROM width) <> 0 OR extract(year FROM width) <> 0 THEN
+        RAISE EXCEPTION 'bucket must be a positive interval without months or years'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The bucket given was %s.', width);
+    END IF;
+    SELECT e.id INTO eid FROM bandit.experiment e WHERE e.name = experiment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY
+    WITH per_arm AS (
+        SELECT pg_catalog.date_bin(width, d.decided_at, timestamptz '2000-01-01 00:00:00+00') AS b,
+               d.arm_id, count(*) AS n,
+               count(r.decision_id) FILTER (WHERE NOT r.late) AS n_rewards,
+               avg(r.reward) FILTER (WHERE NOT r.late) AS mean_r
+          FROM bandit.decision d
+          LEFT JOIN bandit.reward r ON r.decision_id = d.id
+         WHERE d.experiment_id = eid
+         GROUP BY 1, 2
+    ), buckets AS (
+        SELECT p.b, sum(p.n) AS total FROM per_arm p GROUP BY p.b
+    )
+    SELECT bk.b, a.name, COALESCE(p.n, 0), COALESCE(p.n, 0)::float8 / bk.total::float8,
+           COALESCE(p.n_rewards, 0), p.mean_r
+      FROM buckets bk
+     CROSS JOIN bandit.arm a
+      LEFT JOIN per_arm p ON p.b = bk.b AND p.arm_id = a.arm_id
+     WHERE a.experiment_id = eid
+     ORDER BY bk.b, a.arm_id;
+END
+$$;
+COMMENT ON FUNCTION bandit_timeline(text, interval) IS 'per time bucket (of decided_at) and arm: decisions, share of the bucket''s decisions, rewards (not late) and their mean';
+
+CREATE FUNCTION bandit_regret(experiment text, bucket interval DEFAULT '1 hour')
+    RETURNS TABLE (bucket_start timestamptz, decisions bigint, regret float8, cumulative_regret float8)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    eid bigint;
+    pol text;
+    width interval := bucket;
+BEGIN
+    IF experiment IS NULL OR width IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN experiment IS NULL THEN 'experiment' ELSE 'bucket' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF width <= interval '0' OR extract(month FROM width) <> 0 OR extract(year FROM width) <> 0 THEN
+        RAISE EXCEPTION 'bucket must be a positive interval without months or years'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The bucket given was %s.', width);
+    END IF;
+    SELECT e.id, e.policy INTO eid, pol FROM bandit.experiment e WHERE e.name = experiment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    IF pol IN ('linucb', 'lints') THEN
+        RAISE EXCEPTION 'bandit_regret does not support contextual experiments'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = pg_catalog.format('Experiment "%s" uses the policy %s, whose arms'' mean rewards depend on the context.', experiment, pol);
+    END IF;
+    RETURN QUERY
+    WITH means AS (
+        -- the current posteriors, with online rewards not yet folded
+        SELECT p.arm_id, COALESCE(@extschema@.posterior_mean(p.beta),
+                                  @extschema@.posterior_mean(p.normal)) AS m
+          FROM bandit.arm_posteriors(experiment) p
+    ), best AS (
+        SELECT max(x.m) AS m FROM means x
+    ), per_bucket AS (
+        SELECT pg_catalog.date_bin(width, d.decided_at, timestamptz '2000-01-01 00:00:00+00') AS b,
+               count(*) AS n, sum(bt.m - x.m) AS loss
+          FROM bandit.decision d
+          JOIN means x ON x.arm_id = d.arm_id
+         CROSS JOIN best bt
+         WHERE d.experiment_id = eid
+         GROUP BY 1
+    )
+    SELECT pb.b, pb.n, pb.loss, sum(pb.loss) OVER (ORDER BY pb.b)
+      FROM per_bucket pb
+     ORDER BY pb.b;
+END
+$$;
+COMMENT ON FUNCTION bandit_regret(text, interval) IS 'expected regret per time bucket and cumulated: the best arm''s posterior mean minus the chosen arm''s, summed over decisions, with the current posteriors';
+
+CREATE FUNCTION bandit_drift(experiment text, recent interval)
+    RETURNS TABLE (arm text, recent_mean float8, earlier_mean float8, p_value float8)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    eid bigint;
+    since timestamptz;
+BEGIN
+    IF experiment IS NULL OR recent IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN experiment IS NULL THEN 'experiment' ELSE 'recent' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF recent <= interval '0' THEN
+        RAISE EXCEPTION 'recent must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The interval given was %s.', recent);
+    END IF;
+    SELECT e.id INTO eid FROM bandit.experiment e WHERE e.name = experiment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    since := pg_catalog.now() - recent;
+    RETURN QUERY
+    WITH samples AS (
+        SELECT d.arm_id, r.reward, d.decided_at >= since AS is_recent
+          FROM bandit.reward r
+          JOIN bandit.decision d ON d.id = r.decision_id
+         WHERE r.experiment_id = eid AND NOT r.late
+    ), moments AS (
+        SELECT s.arm_id,
+               count(*) FILTER (WHERE s.is_recent) AS n1,
+               avg(s.reward) FILTER (WHERE s.is_recent) AS m1,
+               var_samp(s.reward) FILTER (WHERE s.is_recent) AS v1,
+               count(*) FILTER (WHERE NOT s.is_recent) AS n2,
+               avg(s.reward) FILTER (WHERE NOT s.is_recent) AS m2,
+               var_samp(s.reward) FILTER (WHERE NOT s.is_recent) AS v2
+          FROM samples s
+         GROUP BY s.arm_id
+    )
+    SELECT a.name, m.m1, m.m2, bandit.welch_p_value(m.n1, m.m1, m.v1, m.n2, m.m2, m.v2)
+      FROM bandit.arm a
+      LEFT JOIN moments m ON m.arm_id = a.arm_id
+     WHERE a.experiment_id = eid
+     ORDER BY a.arm_id;
+END
+$$;
+COMMENT ON FUNCTION bandit_drift(text, interval) IS 'per arm: mean reward of the decisions of the last recent interval, of those before, and the two-sided p-value of Welch''s t-test between them';
+
+REVOKE ALL ON FUNCTION bandit_srm(text), bandit_timeline(text, interval),
+    bandit_regret(text, interval), bandit_drift(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bandit_srm(text), bandit_timeline(text, interval),
+    bandit_regret(text, interval), bandit_drift(text, interval) TO bandit_analyst;

@@ -60,6 +60,9 @@ policy_keys(BanditPolicy policy)
 {
 	switch (policy)
 	{
+		case POLICY_THOMPSON:
+		case POLICY_UCB1:
+			return "half_life, window";
 		case POLICY_EPSILON_GREEDY:
 			return "epsilon, decay";
 		case POLICY_SOFTMAX:
@@ -240,9 +243,9 @@ guardrail_param(ExperimentConfig *config, JsonbValue *value)
 						 number_param("guardrail.confidence", confidence));
 }
 
-/* A positive interval given as text (e.g. "7 days"), normalised by interval_out. */
+/* A positive interval given as text (e.g. "7 days"), normalised to ISO 8601; *seconds (a month is 30 days). */
 static char *
-interval_param(const char *key, JsonbValue *value)
+interval_param_seconds(const char *key, JsonbValue *value, double *seconds)
 {
 	char	   *text = string_param(key, value);
 	Interval   *span;
@@ -260,9 +263,39 @@ interval_param(const char *key, JsonbValue *value)
 		struct pg_itm itm;
 		char		buf[MAXDATELEN + 1];
 
+		if (seconds != NULL)
+			*seconds = span->time / 1e6 + span->day * 86400.0 + span->month * 30.0 * 86400.0;
 		interval2itm(*span, &itm);
 		EncodeInterval(&itm, INTSTYLE_ISO_8601, buf);
 		return pstrdup(buf);
+	}
+}
+
+static char *
+interval_param(const char *key, JsonbValue *value)
+{
+	return interval_param_seconds(key, value, NULL);
+}
+
+/* "window": a count of rewards (a positive integer) or an interval (text) */
+static void
+window_param(ExperimentConfig *config, JsonbValue *value)
+{
+	if (value->type == jbvString)
+	{
+		config->window_span = interval_param_seconds("window", value, &config->window_seconds);
+		return;
+	}
+	{
+		double		n = number_param("window", value);
+
+		if (n != floor(n) || n < 1 || n > 1e15)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"window\" must be a positive whole number of rewards or an interval"),
+					 errdetail("The value given was %g.", n),
+					 errhint("For example {\"window\": 1000} or {\"window\": \"7 days\"}.")));
+		config->window_count = (int64) n;
 	}
 }
 
@@ -301,6 +334,9 @@ key_allowed(const ExperimentConfig *config, const char *key)
 			return strcmp(key, "temperature") == 0;
 		case POLICY_EXP3:
 			return strcmp(key, "gamma") == 0;
+		case POLICY_THOMPSON:
+		case POLICY_UCB1:
+			return strcmp(key, "half_life") == 0 || strcmp(key, "window") == 0;
 		default:
 			return false;
 	}
@@ -336,6 +372,11 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 	config->guardrail = false;
 	config->sticky = false;
 	config->reward_window = NULL;
+	config->half_life = NULL;
+	config->half_life_seconds = 0;
+	config->window_count = 0;
+	config->window_span = NULL;
+	config->window_seconds = 0;
 	if (policy == POLICY_LINUCB)
 		config->epsilon = 0.0;	/* pure LinUCB unless exploration is asked for */
 
@@ -455,7 +496,22 @@ config_from_params(ExperimentConfig *config, BanditPolicy policy, Jsonb *params)
 		}
 		else if (strcmp(key, "reward_window") == 0)
 			config->reward_window = interval_param(key, &val);
+		else if (strcmp(key, "half_life") == 0)
+			config->half_life = interval_param_seconds(key, &val, &config->half_life_seconds);
+		else if (strcmp(key, "window") == 0)
+			window_param(config, &val);
 	}
+	if (config->half_life != NULL && (config->window_count > 0 || config->window_span != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameters \"half_life\" and \"window\" cannot be combined"),
+				 errhint("Forget old rewards either gradually (half_life) or all at once (window).")));
+	if (config_forgets(config) && config->online)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameters \"half_life\" and \"window\" need \"update\": \"batch\""),
+				 errdetail("A posterior that forgets is recomputed, as of that moment, by each bandit_refresh."),
+				 errhint("Create the experiment with \"update\": \"batch\" and schedule bandit_refresh (for example every minute with pg_cron).")));
 	if (policy_is_contextual(policy) && config->context_dim == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -480,6 +536,18 @@ append_limits(StringInfo buf, const ExperimentConfig *config)
 		append_number(buf, "explore_share", config->explore_share);
 	if (config->min_propensity != 0.0)
 		append_number(buf, "min_propensity", config->min_propensity);
+	if (config->half_life != NULL)
+	{
+		appendStringInfoString(buf, ", \"half_life\": ");
+		escape_json(buf, config->half_life);
+	}
+	if (config->window_count > 0)
+		appendStringInfo(buf, ", \"window\": " INT64_FORMAT, config->window_count);
+	if (config->window_span != NULL)
+	{
+		appendStringInfoString(buf, ", \"window\": ");
+		escape_json(buf, config->window_span);
+	}
 	if (config->sticky)
 		appendStringInfoString(buf, ", \"sticky\": true");
 	if (config->reward_window != NULL)

@@ -54,6 +54,12 @@ typedef struct ExperimentConfig
 	/* units and delayed rewards */
 	bool		sticky;			/* a unit keeps its arm: repeats logged as kind 'repeat' */
 	char	   *reward_window;	/* interval text, or NULL: later rewards are late, not folded */
+	/* a changing world (thompson, ucb1; batch): posteriors that forget, recomputed at refresh */
+	char	   *half_life;		/* ISO 8601 interval, or NULL: a reward's weight halves every half_life */
+	double		half_life_seconds;
+	int64		window_count;	/* > 0: only the last window_count folded rewards count */
+	char	   *window_span;	/* ISO 8601 interval, or NULL: only rewards of the last window_span count */
+	double		window_seconds;
 	/* guardrail (non-contextual policies): disable arms that clearly fall short */
 	bool		guardrail;
 	double		guardrail_min_reward;
@@ -65,6 +71,13 @@ static inline bool
 policy_is_contextual(BanditPolicy policy)
 {
 	return policy == POLICY_LINUCB || policy == POLICY_LINTS;
+}
+
+/* Does the experiment's posterior forget (half_life or window)? */
+static inline bool
+config_forgets(const ExperimentConfig *config)
+{
+	return config->half_life != NULL || config->window_count > 0 || config->window_span != NULL;
 }
 
 extern BanditPolicy policy_from_name(const char *name);

@@ -135,6 +135,13 @@ candidate_config(const ExperimentConfig *experiment, const char *policy, Jsonb *
 		params = jsonb_without(params, "folds");
 	}
 
+	/* replaying the log's times through a forgetting posterior is not implemented */
+	if (jsonb_key(params, "half_life") != NULL || jsonb_key(params, "window") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("candidates with \"half_life\" or \"window\" cannot be evaluated"),
+				 errdetail("The candidate would have to be trained on the log as of each logged decision's time.")));
+
 	initStringInfo(&defaults);
 	appendStringInfo(&defaults, "{\"reward_type\": \"%s\"",
 					 experiment->reward_type == REWARD_GAUSSIAN ? "gaussian" : "bernoulli");

@@ -27,6 +27,7 @@
 #include "contextual.h"
 #include "linear.h"
 #include "config.h"
+#include "forgetting.h"
 #include "operations.h"
 #include "policy.h"
 #include "posterior.h"
@@ -136,10 +137,11 @@ bandit_create(PG_FUNCTION_ARGS)
 				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
 
 	catalog_begin(fcinfo);
-	if ((config.sticky || config.reward_window != NULL || config.guardrail) && !catalog_has_0_4())
+	if ((config.sticky || config.reward_window != NULL || config.guardrail || config_forgets(&config)) &&
+		!catalog_has_0_4())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("parameters \"sticky\", \"reward_window\" and \"guardrail\" need version 0.4.0 or later of the extension's tables"),
+				 errmsg("parameters \"sticky\", \"reward_window\", \"guardrail\", \"half_life\" and \"window\" need version 0.4.0 or later of the extension's tables"),
 				 errhint("Run ALTER EXTENSION bandit UPDATE.")));
 	{
 		Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
@@ -896,6 +898,13 @@ refresh_experiment(int64 id, const char *name)
 	experiment_config(id, &config);
 	if (policy_is_contextual(config.policy))
 		return refresh_contextual(id, &config);
+	if (config_forgets(&config))
+	{
+		folded = refresh_forgetting(id, &config);
+		if (config.guardrail)
+			guardrail_check(name, 0);
+		return folded;
+	}
 
 	if (SPI_execute_with_args("DELETE FROM bandit.pending_reward WHERE experiment_id = $1"
 							  " RETURNING arm_id, reward, propensity",

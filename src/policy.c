@@ -36,13 +36,31 @@ posterior_mean_of(const ExperimentConfig *config, const ArmState *arm)
 	return arm->alpha / (arm->alpha + arm->beta);
 }
 
-/* Mean of the observed rewards alone (prior removed); only for n > 0. */
+/*
+ * How many observations the posterior holds: n, or with half_life the sum
+ * of the rewards' weights, which is the evidence the posterior adds to the
+ * prior (sum of w r plus sum of w (1 - r); for Gaussian rewards kappa's
+ * growth).  A window's posterior holds exactly its n rewards.
+ */
+static double
+effective_count_of(const ExperimentConfig *config, const ArmState *arm)
+{
+	if (config->half_life == NULL)
+		return (double) arm->n;
+	if (config->reward_type == REWARD_GAUSSIAN)
+		return arm->kappa - config->prior_kappa;
+	return (arm->alpha - config->prior_alpha) + (arm->beta - config->prior_beta);
+}
+
+/* Mean of the observed rewards alone (prior removed); only for a positive count. */
 static double
 empirical_mean_of(const ExperimentConfig *config, const ArmState *arm)
 {
+	double		count = effective_count_of(config, arm);
+
 	if (config->reward_type == REWARD_GAUSSIAN)
-		return (arm->kappa * arm->mean - config->prior_kappa * config->prior_mean) / (double) arm->n;
-	return (arm->alpha - config->prior_alpha) / (double) arm->n;
+		return (arm->kappa * arm->mean - config->prior_kappa * config->prior_mean) / count;
+	return (arm->alpha - config->prior_alpha) / count;
 }
 
 /* Split probability mass evenly over the enabled arms whose score equals the maximum. */
@@ -77,6 +95,8 @@ uniform_probabilities(int k, const ArmState *arms, double mass, double *probs)
 /*
  * UCB1 (Auer, Cesa-Bianchi & Fischer 2002): play every arm once, then the
  * argmax of mean_i + sqrt(2 ln N / n_i).  Deterministic given the state.
+ * With half_life the counts are the discounted ones (discounted UCB,
+ * Garivier & Moulines 2011), with a window the window's (sliding-window UCB).
  */
 static void
 ucb1_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
@@ -89,8 +109,8 @@ ucb1_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
 	for (int i = 0; i < k; i++)
 		if (arms[i].enabled)
 		{
-			total += (double) arms[i].n;
-			if (arms[i].n == 0)
+			total += effective_count_of(config, &arms[i]);
+			if (arms[i].n == 0 || effective_count_of(config, &arms[i]) <= 0)
 				any_untried = true;
 		}
 	for (int i = 0; i < k; i++)
@@ -98,10 +118,10 @@ ucb1_probabilities(const ExperimentConfig *config, int k, const ArmState *arms,
 		if (!arms[i].enabled)
 			score[i] = -INFINITY;
 		else if (any_untried)
-			score[i] = (arms[i].n == 0) ? 1.0 : 0.0;
+			score[i] = (arms[i].n == 0 || effective_count_of(config, &arms[i]) <= 0) ? 1.0 : 0.0;
 		else
 			score[i] = empirical_mean_of(config, &arms[i]) +
-				sqrt(2.0 * log(total) / (double) arms[i].n);
+				sqrt(2.0 * Max(log(total), 0.0) / effective_count_of(config, &arms[i]));
 	}
 	argmax_probabilities(k, arms, score, 1.0, probs);
 	pfree(score);
