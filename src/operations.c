@@ -78,7 +78,8 @@ upper_bound(const ExperimentConfig *config, const ArmState *arm, double confiden
 
 /*
  * Before a trip, take the experiment row lock (as bandit_pause and
- * bandit_set_arm_enabled do) and look again, in a snapshot taken after it:
+ * bandit_set_arm_enabled do) and look again, in a snapshot taken after it
+ * (READ COMMITTED):
  * two sessions tripping two arms at once, or a trip beside a pause, must not
  * leave no enabled arm or a pause on a disabled arm.
  */
@@ -93,6 +94,15 @@ trip_still_allowed(int64 id, int32 arm_id)
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not lock experiment " INT64_FORMAT, id);
+	/*
+	 * And its arm rows: under REPEATABLE READ or SERIALIZABLE the snapshot
+	 * below is the transaction's, which cannot see a trip committed
+	 * meanwhile; locking a row that trip changed fails with 40001 instead.
+	 */
+	if (SPI_execute_with_args("SELECT 1 FROM bandit.arm WHERE experiment_id = $1"
+							  " ORDER BY arm_id FOR NO KEY UPDATE",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the arms of experiment " INT64_FORMAT, id);
 	if (SPI_execute_with_args("SELECT a.enabled AND e.paused_arm IS DISTINCT FROM a.arm_id"
 							  "       AND (SELECT count(*) FROM bandit.arm o"
 							  "             WHERE o.experiment_id = $1 AND o.enabled) > 1"
