@@ -531,7 +531,7 @@ typedef struct StateVersions
 {
 	int64		id;
 	int64		base;			/* the experiment row's version plus its arm rows' */
-	int64		slots;			/* the sum of its reward slots' versions */
+	int64		slots;			/* the sum of its reward slots' versions (filled in by experiment_state) */
 	Oid			namespace;
 	Snapshot	snapshot;		/* registered; the caller unregisters it */
 } StateVersions;
@@ -591,7 +591,6 @@ read_state_version(const char *name, bool read_only, StateVersions *v)
 		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 			*version += int8_column(tuple, arms, arm_version);
 		systable_endscan(scan);
-		v->slots = scan_reward_slots(*id, namespace, snapshot, NULL, 0);
 	}
 	table_close(arms, AccessShareLock);
 	table_close(experiments, AccessShareLock);
@@ -637,6 +636,16 @@ experiment_state(const char *name, bool read_only)
 
 	read_state_version(name, read_only, &v);
 	entry = cache_entry(v.id);
+
+	/*
+	 * Only online non-contextual experiments have reward slots (the update
+	 * mode and the policy never change): the others skip the slot scan once
+	 * their state is cached.
+	 */
+	if (entry->valid && (!entry->config.online || policy_is_contextual(entry->config.policy)))
+		v.slots = entry->slot_version;
+	else
+		v.slots = scan_reward_slots(v.id, v.namespace, v.snapshot, NULL, 0);
 	if (entry->valid && entry->base_version == v.base && entry->slot_version != v.slots &&
 		!policy_is_contextual(entry->config.policy))
 		refold_reward_slots(entry, &v);
