@@ -283,22 +283,23 @@ CREATE OR REPLACE AGGREGATE normal_posterior_agg(reward float8) (
 -- ===========================================================================
 
 -- Internal: the numerical parts, called by the functions below.
-CREATE FUNCTION bandit.srm_trans(internal, arm_id int, propensity float8, reset boolean) RETURNS internal
+CREATE FUNCTION bandit.srm_trans(internal, arm_id int, propensity float8, reset boolean, state_version bigint)
+    RETURNS internal
     AS 'MODULE_PATHNAME', 'bandit_srm_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION bandit.srm_final(internal) RETURNS float8[]
     AS 'MODULE_PATHNAME', 'bandit_srm_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE AGGREGATE bandit.srm_accum(arm_id int, propensity float8, reset boolean) (
+CREATE AGGREGATE bandit.srm_accum(arm_id int, propensity float8, reset boolean, state_version bigint) (
     SFUNC = bandit.srm_trans,
     STYPE = internal,
     FINALFUNC = bandit.srm_final
 );
-COMMENT ON AGGREGATE bandit.srm_accum(int, float8, boolean) IS 'internal: sample ratio mismatch over decisions (and arm resets) in time order: {arms, decisions, chi_square, p_value, df}';
+COMMENT ON AGGREGATE bandit.srm_accum(int, float8, boolean, bigint) IS 'internal: sample ratio mismatch over decisions (and arm resets) in time order: {arms, decisions, chi_square, p_value, df}';
 CREATE FUNCTION bandit.welch_p_value(n1 bigint, mean1 float8, var1 float8,
                                      n2 bigint, mean2 float8, var2 float8) RETURNS float8
     AS 'MODULE_PATHNAME', 'bandit_welch_p_value' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION bandit.welch_p_value(bigint, float8, float8, bigint, float8, float8) IS 'internal: two-sided p-value of Welch''s t-test from counts, means and sample variances';
-REVOKE ALL ON FUNCTION bandit.srm_trans(internal, int, float8, boolean), bandit.srm_final(internal),
-    bandit.srm_accum(int, float8, boolean),
+REVOKE ALL ON FUNCTION bandit.srm_trans(internal, int, float8, boolean, bigint), bandit.srm_final(internal),
+    bandit.srm_accum(int, float8, boolean, bigint),
     bandit.welch_p_value(bigint, float8, float8, bigint, float8, float8) FROM PUBLIC;
 
 CREATE FUNCTION bandit_srm(experiment text)
@@ -308,25 +309,32 @@ CREATE FUNCTION bandit_srm(experiment text)
 AS $$
 DECLARE
     eid bigint;
+    pol text;
     r float8[];
 BEGIN
     IF experiment IS NULL THEN
         RAISE EXCEPTION 'experiment must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT e.id INTO eid FROM bandit.experiment e WHERE e.name = experiment;
+    SELECT e.id, e.policy INTO eid, pol FROM bandit.experiment e WHERE e.name = experiment;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'undefined_object';
+    END IF;
+    IF pol IN ('linucb', 'lints') THEN
+        RAISE EXCEPTION 'bandit_srm does not support contextual experiments'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = pg_catalog.format('Experiment "%s" uses the policy %s, whose arms'' probabilities depend on the context.', experiment, pol);
     END IF;
     -- the policy's decisions (not paused ones, not sticky repeats) and the
     -- times arms were disabled, in time order; an event comes before the
     -- decisions of its own instant
-    SELECT bandit.srm_accum(s.arm_id, s.propensity, s.reset ORDER BY s.at, s.event_first, s.id)
+    SELECT bandit.srm_accum(s.arm_id, s.propensity, s.reset, s.state_version ORDER BY s.at, s.event_first, s.id)
       INTO r
-      FROM (SELECT d.decided_at AS at, 1 AS event_first, d.id, d.arm_id, d.propensity, false AS reset
+      FROM (SELECT d.decided_at AS at, 1 AS event_first, d.id, d.arm_id, d.propensity, false AS reset,
+                   d.state_version
               FROM bandit.decision d
              WHERE d.experiment_id = eid AND d.kind = 'policy'
             UNION ALL
-            SELECT ev.at, 0, ev.id, a.arm_id, NULL, true
+            SELECT ev.at, 0, ev.id, a.arm_id, NULL, true, NULL
               FROM bandit.event ev
               JOIN bandit.arm a ON a.experiment_id = ev.experiment_id AND a.name = ev.arm
              WHERE ev.experiment_id = eid AND ev.what IN ('arm disabled', 'guardrail tripped')) s;

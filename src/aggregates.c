@@ -31,13 +31,6 @@ PG_FUNCTION_INFO_V1(normal_posterior_agg_serialize);
 PG_FUNCTION_INFO_V1(normal_posterior_agg_deserialize);
 PG_FUNCTION_INFO_V1(normal_posterior_agg_final);
 
-typedef struct BetaAggState
-{
-	int64		n;
-	CompensatedSum successes;	/* sum of r */
-	CompensatedSum failures;	/* sum of 1 - r */
-} BetaAggState;
-
 MemoryContext
 aggregate_context(FunctionCallInfo fcinfo, const char *func_name)
 {

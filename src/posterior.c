@@ -156,8 +156,8 @@ make_normal_posterior(int64 n, double mean, double kappa, double alpha, double b
 	return p;
 }
 
-static int64
-add_counts(int64 a, int64 b)
+int64
+posterior_add_counts(int64 a, int64 b)
 {
 	int64		result;
 
@@ -172,7 +172,7 @@ BetaPosterior *
 beta_posterior_fold(const BetaPosterior *prior, int64 n, double success_sum,
 					double failure_sum)
 {
-	return make_beta_posterior(add_counts(prior->n, n),
+	return make_beta_posterior(posterior_add_counts(prior->n, n),
 							   prior->alpha + success_sum,
 							   prior->beta + failure_sum);
 }
@@ -194,7 +194,7 @@ normal_posterior_fold(const NormalPosterior *prior, const GaussianStats *stats)
 									 prior->alpha, prior->beta);
 	kappa = prior->kappa + n;
 	delta = stats->mean - prior->mean;
-	return make_normal_posterior(add_counts(prior->n, stats->n),
+	return make_normal_posterior(posterior_add_counts(prior->n, stats->n),
 								 prior->mean + delta * n / kappa,
 								 kappa,
 								 prior->alpha + 0.5 * n,
@@ -233,7 +233,7 @@ gaussian_stats_merge(GaussianStats *into, const GaussianStats *other)
 	delta = other->mean - into->mean;
 	into->mean += delta * n2 / n;
 	into->m2 += other->m2 + delta * delta * n1 * n2 / n;
-	into->n = add_counts(into->n, other->n);
+	into->n = posterior_add_counts(into->n, other->n);
 }
 
 void

@@ -76,6 +76,9 @@ extern void check_normal_posterior_params(int64 n, double mean, double kappa,
 extern void check_reward_finite(double reward);
 extern void check_reward_unit_interval(double reward);
 
+/* a + b for observation counts; 22003 when it overflows int8. */
+extern int64 posterior_add_counts(int64 a, int64 b);
+
 extern BetaPosterior *make_beta_posterior(int64 n, double alpha, double beta);
 extern NormalPosterior *make_normal_posterior(int64 n, double mean, double kappa,
 											  double alpha, double beta);

@@ -8,6 +8,7 @@
  *      beta_logit_eval u a b   (prints cdf density)
  *      t_pdf t nu     t_cdf t nu      t_quantile p nu
  *      normal_pdf z   normal_cdf z    normal_quantile p
+ *      gamma_p a x    gamma_q a x     chi2_sf x df
  *      ts_beta k a1 b1 ... ak bk      ts_t k loc1 scale1 nu1 ...
  *          (print "ok p1 ... pk" or "error <status>")
  *      time_ts_beta reps k a1 b1 ...  time_ts_t reps k loc1 scale1 nu1 ...
@@ -128,6 +129,12 @@ main(void)
 			printf("%.17g\n", dist_normal_cdf(args[0]));
 		else if (strcmp(cmd, "normal_quantile") == 0 && n == 1)
 			printf("%.17g\n", dist_normal_quantile(args[0]));
+		else if (strcmp(cmd, "gamma_p") == 0 && n == 2)
+			printf("%.17g\n", dist_gamma_p(args[0], args[1]));
+		else if (strcmp(cmd, "gamma_q") == 0 && n == 2)
+			printf("%.17g\n", dist_gamma_q(args[0], args[1]));
+		else if (strcmp(cmd, "chi2_sf") == 0 && n == 2)
+			printf("%.17g\n", dist_chi2_sf(args[0], args[1]));
 		else if ((strcmp(cmd, "ts_beta") == 0 || strcmp(cmd, "ts_t") == 0) && n >= 1)
 		{
 			int			per_arm = (cmd[3] == 'b') ? 2 : 3;
