@@ -126,6 +126,8 @@ CREATE TABLE bandit.event (
 );
 ALTER SEQUENCE bandit.event_id_seq OWNED BY bandit.event.id;
 CREATE INDEX event_experiment_name_idx ON bandit.event (experiment_name, id);
+-- bandit_srm reads an experiment's arm changes by id
+CREATE INDEX event_experiment_id_idx ON bandit.event (experiment_id, id);
 COMMENT ON TABLE bandit.event IS 'every change of every experiment: when, who (session user), what, why';
 SELECT pg_catalog.pg_extension_config_dump('bandit.event', '');
 SELECT pg_catalog.pg_extension_config_dump('bandit.event_id_seq', '');
