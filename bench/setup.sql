@@ -1,5 +1,5 @@
 -- Benchmark fixtures: bandit experiments and baseline tables of the same shape
--- as bandit.decision (same columns, primary key, index and foreign key).
+-- as bandit.decision (same columns, primary key, indexes, CHECK constraints and foreign key).
 SET client_min_messages = warning;
 SELECT bandit_drop(name) FROM bandit.experiment WHERE name LIKE 'bench_%';
 SELECT bandit_create('bench_t5_online',  ARRAY(SELECT 'arm' || i FROM generate_series(1, 5) i));
@@ -39,6 +39,10 @@ CREATE TABLE bench_decision (
     unit          text,
     state_version bigint NOT NULL,
     decided_at    timestamptz NOT NULL DEFAULT now(),
+    kind          text NOT NULL DEFAULT 'policy' CHECK (kind IN ('policy', 'paused', 'repeat')),
     FOREIGN KEY (experiment_id, arm_id) REFERENCES bench_arm);
 CREATE INDEX ON bench_decision (experiment_id, arm_id);
+-- 0.4.0's unit indexes (partial: a decision without a unit enters neither)
+CREATE INDEX ON bench_decision (experiment_id, unit, id) WHERE unit IS NOT NULL;
+CREATE INDEX ON bench_decision (experiment_id, unit, id) WHERE unit IS NOT NULL AND kind = 'policy';
 VACUUM ANALYZE;
