@@ -119,7 +119,13 @@ flush_state_cache(void)
 static void
 cache_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	/*
+	 * A prepared transaction may yet be rolled back (ROLLBACK PREPARED, from
+	 * any session): a state read from its own changes is as uncertain as an
+	 * aborted one's.
+	 */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
 		flush_state_cache();
 }
 
@@ -327,7 +333,11 @@ load_state_in_snapshot(ExperimentState *entry)
 		char	   *policy = TextDatumGetCString(SPI_getbinval(tuptable->vals[0], desc, 2, &isnull));
 		Jsonb	   *params = DatumGetJsonbP(SPI_getbinval(tuptable->vals[0], desc, 3, &isnull));
 
+		MemoryContext caller = MemoryContextSwitchTo(entry->context);
+
+		/* its strings (intervals) live as long as the cached state */
 		config_from_params(&entry->config, policy_from_name(policy), params);
+		MemoryContextSwitchTo(caller);
 		entry->config_version = getarg_int64(tuptable->vals[0], desc, 1);
 	}
 

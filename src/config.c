@@ -234,10 +234,10 @@ guardrail_param(ExperimentConfig *config, JsonbValue *value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("parameter \"guardrail\" must have exactly the keys min_reward, min_pulls and confidence")));
 	pulls = number_param("guardrail.min_pulls", min_pulls);
-	if (pulls != floor(pulls) || pulls > (double) PG_INT64_MAX / 2)
+	if (pulls != floor(pulls) || pulls < 1 || pulls > (double) PG_INT64_MAX / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("guardrail min_pulls must be an integer"),
+				 errmsg("guardrail min_pulls must be a whole number of at least 1"),
 				 errdetail("The value given was %g.", pulls)));
 	config_set_guardrail(config, number_param("guardrail.min_reward", min_reward), (int64) pulls,
 						 number_param("guardrail.confidence", confidence));
@@ -263,8 +263,16 @@ interval_param_seconds(const char *key, JsonbValue *value, double *seconds)
 		struct pg_itm itm;
 		char		buf[MAXDATELEN + 1];
 
+		double		total = span->time / 1e6 + span->day * 86400.0 + span->month * 30.0 * 86400.0;
+
+		/* decided_at + the interval, and now() - it, must stay timestamps */
+		if (total > 1000.0 * 365.25 * 86400.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"%s\" must be at most 1000 years", key),
+					 errdetail("The value given was \"%s\".", text)));
 		if (seconds != NULL)
-			*seconds = span->time / 1e6 + span->day * 86400.0 + span->month * 30.0 * 86400.0;
+			*seconds = total;
 		interval2itm(*span, &itm);
 		EncodeInterval(&itm, INTSTYLE_ISO_8601, buf);
 		return pstrdup(buf);

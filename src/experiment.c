@@ -555,6 +555,8 @@ reward_decision(int64 decision_id, double reward)
 	}
 	if (strcmp(reward_type, "bernoulli") == 0)
 		check_reward_unit_interval(reward);
+	else
+		check_reward_gaussian_range(reward);
 
 	{
 		Oid			argtypes[5] = {INT8OID, INT8OID, INT4OID, FLOAT8OID, BOOLOID};

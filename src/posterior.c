@@ -109,6 +109,23 @@ check_reward_unit_interval(double reward)
 				 errhint("Use reward_type \"gaussian\" for unbounded rewards.")));
 }
 
+/*
+ * Rewards of Gaussian experiments: at most 1e100 in magnitude, so that sums
+ * of squares over 2^53 rewards (and the posterior built from them) stay
+ * finite; a reward whose sums overflowed could never be folded again.
+ */
+void
+check_reward_gaussian_range(double reward)
+{
+	check_reward_finite(reward);
+	if (fabs(reward) > 1e100)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("reward %g is too large", reward),
+				 errdetail("Rewards of gaussian experiments are at most 1e100 in magnitude."),
+				 errhint("Rescale the rewards.")));
+}
+
 static void
 check_level(double level)
 {

@@ -75,6 +75,7 @@ extern void check_normal_posterior_params(int64 n, double mean, double kappa,
 /* Reward checks, shared by bandit_reward, posterior_update and the aggregates. */
 extern void check_reward_finite(double reward);
 extern void check_reward_unit_interval(double reward);
+extern void check_reward_gaussian_range(double reward);
 
 /* a + b for observation counts; 22003 when it overflows int8. */
 extern int64 posterior_add_counts(int64 a, int64 b);

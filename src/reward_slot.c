@@ -164,7 +164,16 @@ bandit_reward_slot_add(PG_FUNCTION_ARGS)
 
 		batch_to_entry(&batch, e);
 		for (int i = 0; i < SLOT_STATS_PER_ARM; i++)
+		{
+			if (!isfinite(e[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("the online reward sums of arm %d would overflow", arm),
+						 errdetail("Reward %g with propensity %g makes a sum of its reward slot infinite.",
+								   reward, propensity),
+						 errhint("Rescale the rewards; nothing was changed.")));
 			values[(arm - 1) * SLOT_STATS_PER_ARM + i] = Float8GetDatum(e[i]);
+		}
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(values, result_arms * SLOT_STATS_PER_ARM,
 										  FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,

@@ -89,6 +89,24 @@ typedef struct NormalWindowState
 	CompensatedSum sumsq;		/* sum of (x - K)^2 */
 } NormalWindowState;
 
+/* The shifted sums of a moving frame must stay finite (else the posterior would be wrong). */
+static void
+report_moving_overflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("normal_posterior_agg overflows in this window frame"),
+			 errdetail("The squared deviations of the frame's rewards exceed the range of float8."),
+			 errhint("Rescale the rewards.")));
+}
+
+static void
+check_moving_square(double d)
+{
+	if (!isfinite(d * d))
+		report_moving_overflow();
+}
+
 Datum
 normal_posterior_agg_mtrans(PG_FUNCTION_ARGS)
 {
@@ -107,6 +125,7 @@ normal_posterior_agg_mtrans(PG_FUNCTION_ARGS)
 	if (state->n == 0)
 		state->shift = reward;
 	d = reward - state->shift;
+	check_moving_square(d);
 	state->n++;
 	compensated_add(&state->sum, d);
 	compensated_add(&state->sumsq, d * d);
@@ -166,6 +185,8 @@ normal_posterior_agg_mfinal(PG_FUNCTION_ARGS)
 		double		sum = compensated_value(&state->sum);
 		double		m2 = compensated_value(&state->sumsq) - sum * (sum / n);
 
+		if (!isfinite(sum) || !isfinite(m2))
+			report_moving_overflow();
 		stats.n = state->n;
 		stats.mean = state->shift + sum / n;
 		stats.m2 = (m2 > 0.0) ? m2 : 0.0;

@@ -41,7 +41,8 @@ END $$;
 CREATE TEMP TABLE ids AS
 SELECT (SELECT decision_id FROM bandit_select('bad_ts')) AS fresh,
        (SELECT max(decision_id) FROM bandit.reward) AS rewarded,
-       (SELECT decision_id FROM bandit_select('bad_ctx', ARRAY[1, 1])) AS ctx_fresh;
+       (SELECT decision_id FROM bandit_select('bad_ctx', ARRAY[1, 1])) AS ctx_fresh,
+       (SELECT decision_id FROM bandit_select('bad_gauss')) AS gauss_fresh;
 
 -- every table of schema bandit, whichever the version has: row count and
 -- the md5 of its rows in a fixed order
@@ -109,6 +110,21 @@ INSERT INTO bad (query, expected) VALUES
     ($$ SELECT bandit_reward(fresh, 2) FROM ids $$, '22003'),
     ($$ SELECT bandit_reward(fresh, -0.5) FROM ids $$, '22003'),
     ($$ SELECT bandit_reward(rewarded, 1) FROM ids $$, '23505'),
+    -- a gaussian reward whose square would overflow the arm's sums
+    ($$ SELECT bandit_reward(gauss_fresh, 1e200) FROM ids $$, '22003'),
+    ($$ SELECT bandit_reward(gauss_fresh, -1e101) FROM ids $$, '22003'),
+    -- params added in 0.4.0
+    ($$ SELECT bandit_create('x', ARRAY['a'], 'thompson', '{"update": "batch", "window": "10000 years"}') $$, '22023'),
+    ($$ SELECT bandit_create('x', ARRAY['a'], 'thompson', '{"reward_window": "2000 years"}') $$, '22023'),
+    ($$ SELECT bandit_create('x', ARRAY['a'], 'thompson', '{"guardrail": {"min_reward": 0.1, "min_pulls": -1e30, "confidence": 0.9}}') $$, '22023'),
+    ($$ SELECT bandit_create('x', ARRAY['a'], 'thompson', '{"min_propensity": 1}') $$, '22023'),
+    ($$ SELECT bandit_create('x', ARRAY['a'], 'thompson', '{"half_life": "1 day"}') $$, '22023'),
+    ($$ SELECT bandit_pause('bad_ts', 'nope') $$, '42704'),
+    ($$ SELECT bandit_resume('bad_ts') $$, '55000'),
+    ($$ SELECT bandit_set_guardrail('bad_ctx', 0.1, 10) $$, '0A000'),
+    ($$ SELECT bandit_reward_unit('bad_ts', NULL, 1) $$, '22004'),
+    ($$ SELECT normal_posterior_agg(x) OVER (ORDER BY i ROWS 1 PRECEDING)
+         FROM (VALUES (1, 0::float8), (2, 2e154), (3, 1)) v(i, x) $$, '22003'),
     ($$ SELECT bandit_reward(d.decision_id, 1) FROM bandit_select('bad_ctx', ARRAY[1e9, 1e9]) d $$, '22000'),
     -- the rest of the API
     ($$ SELECT bandit_refresh('nope') $$, '42704'),
