@@ -15,7 +15,7 @@ check() {  # description, command...
   n=$((n + 1))
   if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
 }
-echo "1..7"
+echo "1..9"
 
 q -d postgres -c "DROP DATABASE IF EXISTS $SRC" -c "DROP DATABASE IF EXISTS $DST" -c "CREATE DATABASE $SRC" >/dev/null
 q -d $SRC >/dev/null <<'SQL'
@@ -60,6 +60,30 @@ BEGIN
   END LOOP;
 END $$;
 SELECT bandit_set_arm_enabled('dump_ts', 'c', false);
+-- 0.4.0: a paused experiment, a guardrail, sticky units, a late reward,
+-- posteriors that forget (state_time), online rewards still in reward
+-- slots (dump_ts is online and was never refreshed), events
+SELECT bandit_create('dump_ops', ARRAY['o1', 'o2', 'o3'], 'thompson',
+                     '{"sticky": true, "reward_window": "1 hour", "min_propensity": 0.05, "explore_share": 0.8}');
+SELECT bandit_set_guardrail('dump_ops', 0.01, 1000);
+SELECT bandit_create('dump_hl', ARRAY['h1', 'h2'], 'ucb1', '{"update": "batch", "half_life": "2 hours"}');
+DO $$
+DECLARE d record;
+BEGIN
+  FOR i IN 1..60 LOOP
+    SELECT * INTO d FROM bandit_select('dump_ops', NULL, 'u' || (i % 9));
+    IF i % 3 = 0 THEN PERFORM bandit_reward(d.decision_id, 1); END IF;
+    SELECT * INTO d FROM bandit_select('dump_hl');
+    PERFORM bandit_reward(d.decision_id, (i % 4 = 0)::int);
+  END LOOP;
+END $$;
+UPDATE bandit.decision SET decided_at = decided_at - interval '2 hours'
+ WHERE id = (SELECT max(d.id) FROM bandit.decision d JOIN bandit.experiment e ON e.id = d.experiment_id
+              WHERE e.name = 'dump_ops' AND NOT EXISTS (SELECT 1 FROM bandit.reward r WHERE r.decision_id = d.id));
+SELECT bandit_reward((SELECT max(d.id) FROM bandit.decision d JOIN bandit.experiment e ON e.id = d.experiment_id
+                       WHERE e.name = 'dump_ops' AND d.decided_at < now() - interval '1 hour'), 1);
+SELECT bandit_refresh('dump_hl');
+SELECT bandit_pause('dump_gauss', 'q');
 SQL
 
 snapshot() {  # every extension table, in a stable order, as text
@@ -69,7 +93,10 @@ snapshot() {  # every extension table, in a stable order, as text
     SELECT 'decision', d::text FROM bandit.decision d UNION ALL
     SELECT 'reward', r::text FROM bandit.reward r UNION ALL
     SELECT 'pending', p::text FROM bandit.pending_reward p UNION ALL
+    SELECT 'slot', s::text FROM bandit.reward_slot s UNION ALL
+    SELECT 'event', v::text FROM bandit.event v UNION ALL
     SELECT 'sequence', last_value::text FROM bandit.decision_id_seq UNION ALL
+    SELECT 'sequence', last_value::text FROM bandit.event_id_seq UNION ALL
     SELECT 'sequence', last_value::text FROM bandit.experiment_id_seq
     ORDER BY 1, 2"
 }
@@ -94,6 +121,15 @@ check "units get the same arms after restore" diff \
                   UNION ALL SELECT arm || propensity FROM bandit_select('dump_lints', ARRAY[0.2, 1], 'unit-z')") \
   <(q -d $DST -c "SELECT arm FROM bandit_select('dump_ts', NULL, 'unit-x') UNION ALL SELECT arm FROM bandit_select('dump_gauss', NULL, 'unit-y')
                   UNION ALL SELECT arm || propensity FROM bandit_select('dump_lints', ARRAY[0.2, 1], 'unit-z')")
+check "0.4.0 state survives: reward slots, a late reward, a pause, sticky units, events" test \
+  "$(q -d $DST -c "SELECT (SELECT count(*) > 0 FROM bandit.reward_slot)
+                       AND (SELECT count(*) = 1 FROM bandit.reward WHERE late)
+                       AND (SELECT arm = 'q' AND propensity = 1 FROM bandit_select('dump_gauss'))
+                       AND (SELECT count(*) >= 5 FROM bandit.event)
+                       AND (SELECT state_time IS NOT NULL FROM bandit.experiment WHERE name = 'dump_hl')")" = t
+check "a sticky unit keeps its arm after restore" diff \
+  <(q -d $SRC -c "SELECT arm, propensity FROM bandit_select('dump_ops', NULL, 'u4')") \
+  <(q -d $DST -c "SELECT arm, propensity FROM bandit_select('dump_ops', NULL, 'u4')")
 check "new decisions continue the sequence" test \
   "$(q -d $DST -c "SELECT decision_id FROM bandit_select('dump_ucb')")" -gt "$rows"
 check "pending rewards fold after restore" test \
