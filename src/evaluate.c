@@ -135,7 +135,7 @@ candidate_config(const ExperimentConfig *experiment, const char *policy, Jsonb *
 		params = jsonb_without(params, "folds");
 	}
 
-	/* replaying the log's times through a forgetting posterior is not implemented */
+	/* a deliberate limit (documented, 0A000): a forgetting candidate would need the log replayed as of each decision's time */
 	if (jsonb_key(params, "half_life") != NULL || jsonb_key(params, "window") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
